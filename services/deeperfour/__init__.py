@@ -1,0 +1,13 @@
+"""DeeperFour: colorize, stabilize and cartoonize black-and-white films.
+
+Importing the package is cheap (no torch, no gRPC); `modernize` loads the pipeline on first use.
+"""
+
+__version__ = "0.1.0"
+
+
+def modernize(input, output, **options):
+    """Modernize a film in this process; see `deeperfour.pipeline.embedded.modernize`."""
+    from deeperfour.pipeline.embedded import modernize as _modernize
+
+    return _modernize(input, output, **options)
