@@ -42,11 +42,11 @@ clean:
 # ---- distributed mode (owned by the distributed work: protos, model archives, local stack) ----
 ## protos: regenerate the checked-in gRPC/protobuf stubs
 protos: install
-	@echo "TODO protos"
+	$(BIN)/python -m deeperfour.protogen
 
 ## protos-check: fail when the checked-in stubs are stale
 protos-check: install
-	@echo "TODO protos-check"
+	$(BIN)/python -m deeperfour.protogen --check
 
 ## mars: build colorizer.mar, stabilizer.mar, cartoonizer.mar into model_store/
 mars: install

@@ -1,0 +1,5 @@
+import sys
+
+from deeperfour.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""Per-frame quality metrics: colourfulness (Hasler & Süsstrunk 2003), PSNR and SSIM (Wang et al. 2004).
+
+Frames are uint8 RGB (H,W,3) or float arrays in [0,1]; a video's value is the mean over its frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def _unit(frame: np.ndarray) -> np.ndarray:
+    return frame.astype(np.float64) / 255.0 if frame.dtype == np.uint8 else frame.astype(np.float64)
+
+
+def colorfulness(frame: np.ndarray) -> float:
+    """Hasler–Süsstrunk M on the 0..255 scale: rg = R−G, yb = (R+G)/2 − B,
+    M = sqrt(σ_rg² + σ_yb²) + 0.3 sqrt(μ_rg² + μ_yb²). 0 for any grey image."""
+    f = _unit(frame) * 255.0
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB over all RGB values in [0,1]; inf when identical."""
+    mse = float(((_unit(a) - _unit(b)) ** 2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM with the standard 11×11 Gaussian window (σ 1.5), K1 0.01, K2 0.03, data range 1, computed per RGB
+    channel over the valid region and averaged; 1.0 when identical."""
+    x, y = _unit(a), _unit(b)
+    if x.ndim == 2:
+        x, y = x[..., None], y[..., None]
+    c1, c2 = 0.01**2, 0.03**2
+    win = cv2.getGaussianKernel(11, 1.5)
+    win = win @ win.T
+
+    def filt(img):
+        return cv2.filter2D(img, -1, win, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
+
+    values = []
+    for c in range(x.shape[-1]):
+        xc, yc = x[..., c], y[..., c]
+        mx, my = filt(xc), filt(yc)
+        sxx = filt(xc * xc) - mx * mx
+        syy = filt(yc * yc) - my * my
+        sxy = filt(xc * yc) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+        values.append(s.mean())
+    return float(np.mean(values))
+
+
+def desaturate(frame_u8: np.ndarray) -> np.ndarray:
+    """The grey version of a colour frame (ITU-R BT.601 luma, as cv2), repeated on three channels."""
+    g = cv2.cvtColor(np.ascontiguousarray(frame_u8), cv2.COLOR_RGB2GRAY)
+    return np.repeat(g[..., None], 3, axis=-1)

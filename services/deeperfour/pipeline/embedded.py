@@ -1,0 +1,168 @@
+"""Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
+
+Three threads overlap the work: a reader (ffmpeg decode + shot detection), the caller's thread (inference) and a
+writer (ffmpeg encode). Queues are bounded, so memory stays flat however long the film is.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+from deeperfour.errors import InputError, OutputError
+from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
+from deeperfour.pipeline.stages import STAGE_NAMES, build_stages
+from deeperfour.video.io import CONTAINERS, Encoder, read_frames
+from deeperfour.video.probe import probe
+from deeperfour.video.shots import ShotDetector
+
+_END = object()
+
+
+def check_paths(input: str, output: str) -> None:
+    """Fail fast, before any model is loaded, on output paths that cannot work."""
+    out = Path(output)
+    if out.suffix.lower() not in CONTAINERS:
+        raise OutputError(f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}")
+    if Path(input).resolve() == out.resolve() or (out.exists() and os.path.samefile(input, out)):
+        raise OutputError(f"{output}: output path is the input file; choose another name")
+    if out.is_dir():
+        raise OutputError(f"{output}: is a directory; give a file name such as {out / 'film.mp4'}")
+    if not out.parent.is_dir():
+        raise OutputError(f"{out.parent}: output directory does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise OutputError(f"{out.parent}: output directory is not writable")
+
+
+def modernize(input, output, *, stages=("colorize", "stabilize"), preset="lite", weights=None, style=None,
+              render_factor=None, device="cpu", batch_size=8, chunk_frames=16, codec=None, crf=18,
+              encoder_preset="medium", pix_fmt=None, quiet=False, allow_random=False) -> dict:
+    """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, notes)."""
+    input, output = str(input), str(output)
+    stages = [s.strip() for s in stages.split(",")] if isinstance(stages, str) else list(stages)
+    unknown = [s for s in stages if s not in STAGE_NAMES]
+    if unknown or not stages:
+        raise InputError(f"unknown stage(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(STAGE_NAMES)}")
+    info = probe(input)
+    check_paths(input, output)
+    pipeline = build_stages(stages, preset=preset, weights=weights, style=style, device=device,
+                            batch_size=batch_size, render_factor=render_factor, allow_random=allow_random)
+    encoder = Encoder(output, info, audio_from=input, codec=codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt)
+    run = _Run(info, pipeline, encoder, max(1, chunk_frames), quiet)
+    try:
+        run.go()
+        encoder.close()
+    except BaseException:
+        run.stop.set()
+        encoder.abort()
+        raise
+    return run.summary()
+
+
+class _Run:
+    """One film through the pipeline; owns the reader and writer threads."""
+
+    def __init__(self, info, stages, encoder, chunk_frames, quiet):
+        self.info, self.stages, self.encoder, self.chunk_frames = info, stages, encoder, chunk_frames
+        self.stop = threading.Event()
+        self.decoded: queue.Queue = queue.Queue(maxsize=2 * chunk_frames)
+        self.encoded: queue.Queue = queue.Queue(maxsize=4)
+        self.timings: dict[str, float] = {}
+        self.shots = 0
+        self.errors: list[BaseException] = []
+        self.quiet = quiet
+        self.started = time.perf_counter()
+
+    def go(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.info.frame_count, unit="frame", disable=self.quiet, file=sys.stderr,
+                        dynamic_ncols=True, desc="modernize")
+        reader = threading.Thread(target=self._read, daemon=True)
+        writer = threading.Thread(target=self._write, daemon=True)
+        reader.start()
+        writer.start()
+        try:
+            self._infer()
+        finally:
+            self._put(self.encoded, _END)
+            writer.join()
+            self.stop.set()
+            reader.join(timeout=5)
+            self.bar.close()
+        if self.errors:
+            raise self.errors[0]
+        self.elapsed = time.perf_counter() - self.started
+
+    def _put(self, q: queue.Queue, item) -> bool:
+        while not self.stop.is_set() or item is _END:
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if item is _END and self.stop.is_set():
+                    return False
+        return False
+
+    def _read(self) -> None:
+        detector = ShotDetector(fps=float(self.info.fps))
+        frames = read_frames(self.info.path, self.info)
+        try:
+            for frame in frames:
+                if not self._put(self.decoded, (frame, detector.push(frame))):
+                    return
+            self._put(self.decoded, _END)
+        except BaseException as e:  # handed to the inference thread, which raises it
+            self._put(self.decoded, e)
+        finally:
+            frames.close()
+
+    def _infer(self) -> None:
+        chunk: list = []
+        states: list = [None] * len(self.stages)
+        while True:
+            item = self.decoded.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is _END or (item[1] and chunk) or len(chunk) == self.chunk_frames:
+                if chunk:
+                    out, states = run_chunk(self.stages, frames_to_tensor(chunk), states, self.timings)
+                    if self.errors or not self._put(self.encoded, tensor_to_frames(out)):
+                        return
+                    chunk = []
+                if item is _END:
+                    return
+            frame, new_shot = item
+            if new_shot:
+                states = [None] * len(self.stages)
+                self.shots += 1
+            chunk.append(frame)
+
+    def _write(self) -> None:
+        try:
+            while (frames := self.encoded.get()) is not _END:
+                for frame in frames:
+                    self.encoder.write(frame)
+                self.bar.update(len(frames))
+        except BaseException as e:
+            self.errors.append(e)
+            self.stop.set()
+            while self.encoded.get() is not _END:  # unblock the inference thread
+                pass
+
+    def summary(self) -> dict:
+        n = self.encoder.frames
+        return {
+            "frames": n,
+            "shots": self.shots,
+            "seconds": round(self.elapsed, 3),
+            "fps": round(n / self.elapsed, 2) if self.elapsed else 0.0,
+            "stages": {name: {"seconds": round(t, 3), "fps": round(n / t, 2) if t else None}
+                       for name, t in self.timings.items()},
+            "presets": [s.preset.name for s in self.stages],
+            "notes": self.encoder.notes,
+        }

