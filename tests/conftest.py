@@ -21,7 +21,7 @@ def ffmpeg(*args: str) -> None:
 
 
 def make_clip(path, *, size=(96, 64), shots=2, shot_seconds=1.0, fps="25", audio_tracks=1, gray=True,
-              subtitles=False, pix_fmt=None, extra=()) -> Path:
+              subtitles=False, pix_fmt=None, filters="", extra=()) -> Path:
     """A clip with `shots` hard cuts between different patterns, `audio_tracks` sine tracks, optional subtitles."""
     w, h = size
     args: list[str] = []
@@ -39,6 +39,7 @@ def make_clip(path, *, size=(96, 64), shots=2, shot_seconds=1.0, fps="25", audio
     chain = "".join(f"[{i}:v]scale={w}:{h},setsar=1[s{i}];" for i in range(shots))  # some sources round sizes
     chain += "".join(f"[s{i}]" for i in range(shots)) + f"concat=n={shots}:v=1:a=0"
     chain += ",hue=s=0" if gray else ""
+    chain += f",{filters}" if filters else ""
     args += ["-filter_complex", chain + "[v]", "-map", "[v]"]
     for k in range(audio_tracks):
         args += ["-map", f"{shots + k}:a"]

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,6 +75,7 @@ class Stack:
         self.group = group
         self.extra_env = extra_env or {}
         self.procs: dict[str, subprocess.Popen] = {}
+        self._model_log_start: dict[str, int] = {}
 
     # ---- settings every service reads ----
     def env(self) -> dict[str, str]:
@@ -125,9 +127,12 @@ class Stack:
     def start_model_server(self, name: str):
         inf, mgmt, metrics, grpc_inf, grpc_mgmt, worker = self.ports.torchserve[name]
         home = self.run_dir / "torchserve" / name
+        shutil.rmtree(home / "tmp", ignore_errors=True)  # a killed instance leaves its pid file and sockets
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         logs = self.logs / name
         logs.mkdir(parents=True, exist_ok=True)
+        model_log = logs / "model_log.log"
+        self._model_log_start[name] = model_log.stat().st_size if model_log.exists() else 0  # logs are appended
         env = {"TMPDIR": str(home / "tmp"), "TEMP": str(home / "tmp"), "LOG_LOCATION": str(logs),
                "METRICS_LOCATION": str(logs),
                "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{inf}", "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{mgmt}",
@@ -183,6 +188,15 @@ class Stack:
         raise DeeperFourError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
 
     def model_ready(self, name: str) -> bool:
+        """READY on the management API; raises at once when the handler cannot load (TorchServe would retry forever)."""
+        model_log = self.logs / name / "model_log.log"
+        if model_log.exists():
+            with open(model_log, "rb") as f:
+                f.seek(self._model_log_start.get(name, 0))
+                text = f.read().decode(errors="replace")
+            for line in text.splitlines():
+                if "deeperfour.errors." in line:
+                    raise DeeperFourError(f"{name} cannot load its model: {line.split('deeperfour.errors.', 1)[1]}")
         try:
             url = f"http://127.0.0.1:{self.ports.torchserve[name][1]}/models/{name}"
             with urllib.request.urlopen(url, timeout=1) as r:
@@ -230,7 +244,11 @@ class Stack:
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
-            pass
+            return
+        if sig == signal.SIGKILL:  # gone at once: reap it so its ports and name are free for a restart
+            deadline = time.monotonic() + 10
+            while _group_alive(pid, proc) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def stop(self, names: list[str] | None = None, grace: float = 15.0) -> None:
         """SIGTERM each group, wait, then SIGKILL what is left."""

@@ -67,7 +67,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "deeperfour.imagePullSecrets" -}}
-{{- with .Values.global.imagePullSecrets }}
+{{- with .Values.global.imagePullSecrets -}}
 imagePullSecrets:
 {{- range . }}
   - name: {{ . | quote }}
@@ -130,6 +130,15 @@ imagePullSecrets:
 {{- printf "%s:7070" (include "deeperfour.componentName" .) -}}
 {{- end -}}
 
+{{/* The pipeline stages whose model server is enabled, in order: "colorize,stabilize,cartoonize". */}}
+{{- define "deeperfour.enabledStages" -}}
+{{- $stages := list -}}
+{{- range $m := list "colorizer" "stabilizer" "cartoonizer" -}}
+{{- if (index $.Values $m).enabled -}}{{- $stages = append $stages (trimSuffix "r" $m) -}}{{- end -}}
+{{- end -}}
+{{- join "," $stages -}}
+{{- end -}}
+
 {{/* Resources of a component with its GPUs added as the nvidia.com/gpu limit: (dict "ctx" $ "values" .Values.colorizer) */}}
 {{- define "deeperfour.resources" -}}
 {{- $res := deepCopy (default dict .values.resources) -}}
@@ -159,18 +168,11 @@ capabilities:
 
 {{/* Scheduling block of a pod: (dict "values" .Values.x) */}}
 {{- define "deeperfour.scheduling" -}}
-{{- with .values.nodeSelector }}
-nodeSelector:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .values.tolerations }}
-tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .values.affinity }}
-affinity:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
+{{- $s := dict -}}
+{{- with .values.nodeSelector }}{{ $_ := set $s "nodeSelector" . }}{{ end -}}
+{{- with .values.tolerations }}{{ $_ := set $s "tolerations" . }}{{ end -}}
+{{- with .values.affinity }}{{ $_ := set $s "affinity" . }}{{ end -}}
+{{- if $s }}{{ toYaml $s }}{{ end -}}
 {{- end -}}
 
 {{/* True ("true") when a component is scaled by an HPA or a KEDA ScaledObject, so its Deployment leaves replicas alone. */}}

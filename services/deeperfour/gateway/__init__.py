@@ -1,0 +1,1 @@
+"""gRPC gateway of the distributed mode (deeperfour.v1.JobsService)."""

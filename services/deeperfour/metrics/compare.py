@@ -35,9 +35,10 @@ def compare(a, b, output, *, input=None, plot=None) -> dict:
     plot = Path(plot) if plot else output.with_suffix(".png")
     info_a = io.probe(a)
     streams = {"A": io.read_video(a)[0], "B": io.read_video(b)[0]}
+    fps = info_a.fps
     if input is not None:
-        streams["input"] = io.read_video(input)[0]
-    detector, flow = io.shot_detector(), InputFlow()
+        streams["input"], fps, _ = io.read_video(input)
+    detector, flow = io.shot_detector(fps), InputFlow()
     acc = {"A": TemporalAccumulator(), "B": TemporalAccumulator()}
     names = {"A": Path(a).name, "B": Path(b).name}
     enc = Encoder(output, dataclasses.replace(info_a, width=2 * info_a.width), audio_from=a)

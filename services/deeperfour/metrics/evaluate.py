@@ -77,11 +77,12 @@ def evaluate(output, input, reference=None) -> dict:
     """Metrics of `output` (a video made from `input`), of `input` itself, and of `reference` (the colour
     original of a desaturated input) when given: {"frames", "shots", "output": {...}, "input": {...},
     "reference": {...}}. PSNR/SSIM are against the reference."""
-    streams = {"output": io.read_video(output)[0], "input": io.read_video(input)[0]}
+    input_frames, input_fps, _ = io.read_video(input)
+    streams = {"output": io.read_video(output)[0], "input": input_frames}
     if reference is not None:
         streams["reference"] = io.read_video(reference)[0]
     stats = {name: _VideoStats(reference is not None and name != "reference") for name in streams}
-    detector = io.shot_detector()
+    detector = io.shot_detector(input_fps)
     flow = InputFlow()
     n = shots = 0
     for items in _zip_equal(streams):

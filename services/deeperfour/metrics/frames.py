@@ -20,6 +20,6 @@ def read_video(path) -> tuple[Iterator[np.ndarray], Fraction, int]:
     return read_frames(str(path), info), info.fps, info.frame_count
 
 
-def shot_detector() -> ShotDetector:
-    """The pipeline's shot detector with its defaults, so metrics never pair frames across the pipeline's cuts."""
-    return ShotDetector()
+def shot_detector(fps) -> ShotDetector:
+    """The pipeline's shot detector, set up as the embedded mode sets it, so metrics cut shots where it does."""
+    return ShotDetector(fps=float(fps))

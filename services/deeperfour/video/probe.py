@@ -18,7 +18,7 @@ class VideoInfo:
     width: int  # as displayed (rotation applied)
     height: int
     fps: Fraction  # rational rate the output is written at
-    frame_count: int  # from the container index, or counted packets
+    frame_count: int  # frames presented (counted from the packets)
     duration: float  # seconds
     rotation: int  # degrees recorded in the display matrix; decoding applies it
     start_time: float  # first video timestamp, seconds (audio is muxed relative to it)
@@ -28,12 +28,13 @@ class VideoInfo:
     variable_frame_rate: bool
 
 
-def _frame_rate(stream) -> tuple[Fraction, bool]:
-    """The stream's real rate; for variable-rate streams the average keeps the frame count and duration."""
-    base, avg = stream.base_rate, stream.average_rate
-    if base and avg and abs(float(base) - float(avg)) / float(avg) > 0.01:
-        return Fraction(avg.numerator, avg.denominator).limit_denominator(1001), True
-    rate = base or avg or stream.guessed_rate
+def _frame_rate(stream, frame_count: int, duration: float) -> tuple[Fraction, bool]:
+    """The stream's nominal rate; when frames/duration disagrees with it (variable frame rate), the measured average,
+    which keeps both the frame count and the duration."""
+    rate = stream.base_rate or stream.average_rate or stream.guessed_rate
+    measured = frame_count / duration if duration > 0 else 0.0
+    if measured and (not rate or abs(measured - float(rate)) / measured > 0.01):
+        return Fraction(measured).limit_denominator(1001), True
     if not rate:
         raise InputError(f"{stream.container.name}: the video stream has no frame rate")
     return Fraction(rate.numerator, rate.denominator), False
@@ -55,7 +56,6 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise InputError(f"{path}: {kind}; DeeperFour needs a video stream")
         stream = container.streams.video[0]
-        fps, vfr = _frame_rate(stream)
         rotation = 0
         try:  # decoding one frame also proves the stream is readable
             frame = next(container.decode(stream))
@@ -68,11 +68,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if rotation in (90, 270):
             width, height = height, width
         tb = stream.time_base or Fraction(1, 1)
-        duration = float(stream.duration * tb) if stream.duration else float((container.duration or 0) / 1e6)
         start = float(stream.start_time * tb) if stream.start_time else 0.0
-        frame_count = stream.frames or _count_packets(path)
+        # Container counts miss frames an edit list hides (and Matroska has none): count what will be shown.
+        frame_count, duration = _scan_packets(path)
         if frame_count <= 0:
             raise InputError(f"{path}: the video stream has zero frames")
+        fps, vfr = _frame_rate(stream, frame_count, duration)
         return VideoInfo(
             path=path, width=width, height=height, fps=fps, frame_count=frame_count, duration=duration,
             rotation=rotation, start_time=start, audio_streams=len(container.streams.audio),
@@ -80,9 +81,21 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def _count_packets(path: str) -> int:
+def _scan_packets(path: str) -> tuple[int, float]:
+    """(frame count, duration in seconds) of the first video stream as presented, from its packets (no decoding).
+
+    Packets before the stream's start time (hidden by an edit list) are not presented, so they are not counted.
+    """
+    count, last = 0, 0.0
     with av.open(path) as c:
-        return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+        stream = c.streams.video[0]
+        tb = stream.time_base
+        start = stream.start_time or 0
+        for p in c.demux(stream):
+            if p.size and p.pts is not None and p.pts >= start:
+                count += 1
+                last = max(last, float((p.pts - start + (p.duration or 0)) * tb))
+    return count, last
 
 
 def _reason(e: Exception) -> str:

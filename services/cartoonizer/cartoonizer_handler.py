@@ -1,0 +1,7 @@
+"""TorchServe handler of the cartoonizer model server: the embedded mode's cartoonize Stage on chunks named by object keys."""
+
+from deeperfour.serving.handler import StageHandler
+
+
+class CartoonizerHandler(StageHandler):
+    stage_name = "cartoonize"

@@ -1,0 +1,144 @@
+"""Model presets: exact ports of the published models, and lite ones for CPUs (same classes, smaller configs).
+
+    get_preset("colorize", "lite")            -> PRESETS["colorizer-lite"]
+    build_model("lai2018")                    -> seeded random TransformNet, eval, float32, CPU
+    load_model("cartoonize", "cartoongan", style="hayao") -> (model with installed weights, preset)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from deeperfour.errors import DeeperFourError, WeightsError
+from deeperfour.models.cartoongan import CartoonGAN, CartoonGANConfig
+from deeperfour.models.deoldify import DynamicUnet, UnetConfig
+from deeperfour.models.lai import TransformNet, TransformNetConfig
+
+STAGES = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    stage: str  # 'colorize' | 'stabilize' | 'cartoonize'
+    exact: bool  # True: the published architecture (its checkpoints import with strict key/shape checks)
+    spec: str | None  # folder under ../shared/specs with its reference vectors
+    options: dict = field(default_factory=dict)  # adapter defaults, e.g. render_factor, long_side
+    config: Any = field(default=None, repr=False, compare=False)  # the model's config dataclass
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset("deoldify-video", "colorize", True, "deoldify_video", {"render_factor": 21}, UnetConfig()),
+        Preset(
+            "deoldify-artistic",
+            "colorize",
+            True,
+            "deoldify_artistic",
+            {"render_factor": 35},
+            UnetConfig(backbone="resnet34", decoder="deep", nf_factor=1.5),
+        ),
+        # Renders at 160 px; only the chroma is used, merged onto the source's full-resolution luminance.
+        Preset(
+            "colorizer-lite",
+            "colorize",
+            False,
+            None,
+            {"render_factor": 10},
+            UnetConfig(backbone="resnet10", backbone_width=32, decoder="wide", nf_factor=0.125),
+        ),
+        Preset("lai2018", "stabilize", True, "lai_transformnet", {}, TransformNetConfig()),
+        # Runs at 1/4 of the frame size; its residual is upsampled onto the full-size frame.
+        Preset("stabilizer-lite", "stabilize", False, None, {}, TransformNetConfig(nf=16, blocks=2, lstm=32, work_scale=0.25)),
+        Preset("cartoongan", "cartoonize", True, "cartoongan", {"long_side": 450}, CartoonGANConfig()),
+        Preset("cartoonizer-lite", "cartoonize", False, None, {"long_side": 360}, CartoonGANConfig(nf=16, blocks=4)),
+    ]
+}
+
+_FAMILIES = {UnetConfig: DynamicUnet, TransformNetConfig: TransformNet, CartoonGANConfig: CartoonGAN}
+
+
+def get_preset(stage: str, name: str) -> Preset:
+    """The preset `name` of `stage`; 'lite' means '<noun>-lite'. Unknown names raise one readable line."""
+    if stage not in STAGES:
+        raise DeeperFourError(f"unknown stage {stage!r}; valid stages: {', '.join(STAGES)}")
+    valid = [p.name for p in PRESETS.values() if p.stage == stage]
+    if name == "lite":
+        name = f"{STAGES[stage]}-lite"
+    preset = PRESETS.get(name)
+    if preset is None or preset.stage != stage:
+        raise DeeperFourError(f"unknown {stage} preset {name!r}; valid: lite, {', '.join(valid)}")
+    return preset
+
+
+def _as_preset(preset: Preset | str) -> Preset:
+    if isinstance(preset, Preset):
+        return preset
+    if preset not in PRESETS:
+        raise DeeperFourError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[preset]
+
+
+@torch.no_grad()
+def settle_spectral_norm(model: nn.Module, iterations: int = 10) -> None:
+    """Run power iterations on every spectral-norm (u, v) pair, as training-mode forwards would.
+
+    Freshly initialised u, v are random, so eval-mode sigma = u.W v is a random tiny scalar and the
+    effective weights explode; a few iterations give the real largest singular value.
+    """
+    for module in model.modules():
+        if hasattr(module, "weight_orig") and hasattr(module, "weight_u"):
+            W = module.weight_orig
+            if isinstance(module, nn.ConvTranspose2d):
+                W = W.transpose(0, 1)
+            W = W.reshape(W.shape[0], -1)
+            u, v = module.weight_u, module.weight_v
+            for _ in range(iterations):
+                v.copy_(nn.functional.normalize(W.t() @ u, dim=0, eps=1e-12))
+                u.copy_(nn.functional.normalize(W @ v, dim=0, eps=1e-12))
+
+
+def build_model(preset: Preset | str) -> nn.Module:
+    """A deterministic (seeded) random model of the preset: eval mode, float32, CPU."""
+    preset = _as_preset(preset)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = _FAMILIES[type(preset.config)](preset.config)
+        settle_spectral_norm(model)
+    return model.float().eval()
+
+
+def load_model(
+    stage: str,
+    preset: str = "lite",
+    weights: str | None = None,
+    *,
+    style: str | None = None,
+    device: str = "cpu",
+    allow_random: bool = False,
+) -> tuple[nn.Module, Preset]:
+    """Build the preset's model and load its weights.
+
+    weights: None -> the installed default (model_store/<preset>.safetensors, cartoongan-<style> for
+    cartoongan); a name installed in the store; or a path to a .safetensors file. With nothing installed,
+    allow_random=True gives the seeded random init (the caller warns), else WeightsError.
+    """
+    from deeperfour.models import weights as W  # weights.py imports this module
+
+    p = get_preset(stage, preset)
+    model = build_model(p)
+    path = W.resolve_weights(p, weights, style=style)
+    if path is None:
+        if not allow_random:
+            raise WeightsError(
+                f"no weights for {W.installed_name(p, style)}: train them (deeperfour train …) "
+                "or import them (deeperfour weights import …)"
+            )
+    else:
+        W.load_into(model, path, p)
+    return model.to(device).eval(), p

@@ -1,0 +1,200 @@
+"""Weights on disk: safetensors in the model store, and the one-time import of official checkpoints.
+
+Official .pth files are read once with torch.load(weights_only=True) (no code runs), checked key by key and
+shape by shape against the preset's model, and written as <store>/<preset>.safetensors
+(cartoongan-<style>.safetensors) with metadata: the source's sha256 and path, and the preset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from deeperfour.config import model_store
+from deeperfour.errors import WeightsError
+from deeperfour.models.cartoongan import STYLES
+from deeperfour.models.registry import PRESETS, Preset, build_model
+
+
+def installed_name(preset: Preset, style: str | None = None) -> str:
+    """The store name of a preset's weights: '<preset>' or '<preset>-<style>' (cartoongan: hayao by default)."""
+    if preset.name == "cartoongan":
+        style = (style or STYLES[0]).lower()
+        if style not in STYLES:
+            raise WeightsError(f"unknown CartoonGAN style {style!r}; valid: {', '.join(STYLES)}")
+    return f"{preset.name}-{style.lower()}" if style else preset.name
+
+
+def resolve_weights(preset: Preset, weights: str | None, *, style: str | None = None, store: Path | None = None) -> Path | None:
+    """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent)."""
+    store = Path(store) if store else model_store()
+    if weights is None:
+        path = store / f"{installed_name(preset, style)}.safetensors"
+        return path if path.is_file() else None
+    if weights.endswith(".safetensors") or os.sep in weights:
+        path = Path(weights)
+    else:
+        path = store / f"{weights}.safetensors"
+    if not path.is_file():
+        raise WeightsError(f"weights {weights!r} not found (looked for {path}); see `deeperfour weights list`")
+    return path
+
+
+def load_into(model: nn.Module, path: Path, preset: Preset) -> None:
+    """Load a safetensors file into the model, strictly; any mismatch is one WeightsError line."""
+    try:
+        sd = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"cannot read weights {path}: {e}") from None
+    problems = compare(sd, model.state_dict())
+    if problems:
+        raise WeightsError(f"{path} does not fit {preset.name}: {problems.summary()}")
+    model.load_state_dict(sd, strict=True)
+
+
+@dataclass
+class KeyReport:
+    missing: list[str]
+    unexpected: list[str]
+    mismatched: list[str]  # "key: got (..), expected (..)"
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.unexpected or self.mismatched)
+
+    def summary(self) -> str:
+        parts = []
+        for what, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("wrong shape", self.mismatched)):
+            if keys:
+                parts.append(f"{len(keys)} {what} (e.g. {keys[0]})")
+        return ", ".join(parts)
+
+
+def compare(sd: dict, expected: dict) -> KeyReport:
+    shape = lambda t: tuple(t.shape)  # noqa: E731
+    return KeyReport(
+        missing=[k for k in expected if k not in sd],
+        unexpected=[k for k in sd if k not in expected],
+        mismatched=[
+            f"{k}: got {shape(sd[k])}, expected {shape(expected[k])}"
+            for k in expected
+            if k in sd and shape(sd[k]) != shape(expected[k])
+        ],
+    )
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A state_dict from a checkpoint: bare, {'model': sd}, fastai's {'model', 'opt'} or {'state_dict': sd}."""
+    if not path.is_file():
+        raise WeightsError(f"checkpoint {path} not found")
+    try:
+        with warnings.catch_warnings():  # the weights-only unpickler warns about pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "unsupported" in str(e).lower():  # a global or an opcode outside the weights-only allowlist
+            found = re.search(r"GLOBAL ([\w.]+)", str(e))
+            what = f"would call {found.group(1)}" if found else "holds objects other than tensors"
+            raise WeightsError(f"refused {path}: its pickle {what}; only plain tensors are accepted") from None
+        raise WeightsError(f"cannot read {path}: truncated or corrupt pickle") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise WeightsError(f"cannot read {path}: truncated or corrupt ({_first_line(e)})") from None
+    if isinstance(obj, dict) and not _is_state_dict(obj):
+        for key in ("model", "state_dict"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not _is_state_dict(obj):
+        raise WeightsError(f"{path} holds no state_dict (expected tensors, or a dict with 'model')")
+    if all(k.startswith("module.") for k in obj):  # saved from DataParallel
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return obj
+
+
+def _is_state_dict(obj: dict) -> bool:
+    return bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def import_checkpoint(source: str | Path, model: str, store: str | Path | None = None) -> tuple[Path, KeyReport, int]:
+    """Check and convert an official checkpoint; model is a preset name, or 'cartoongan:STYLE'.
+
+    Returns (written path, report, number of tensors). Any mismatch raises WeightsError; the store only
+    ever sees a complete file (temp name + rename).
+    """
+    name, _, style = model.partition(":")
+    preset = PRESETS.get(name)
+    if preset is None or not preset.exact:
+        valid = [p.name for p in PRESETS.values() if p.exact]
+        raise WeightsError(f"cannot import into {model!r}; valid: {', '.join(valid)} (cartoongan:STYLE)")
+    if style and preset.name != "cartoongan":
+        raise WeightsError(f"{preset.name} has no styles; use --model {preset.name}")
+    if preset.name == "cartoongan" and not style:
+        raise WeightsError(f"say which CartoonGAN style this is: --model cartoongan:{'|'.join(STYLES)}")
+    target_name = installed_name(preset, style or None)
+
+    source = Path(source)
+    sd = read_checkpoint(source)
+    expected = build_model(preset).state_dict()
+    report = compare(sd, expected)
+    if report:
+        raise WeightsError(f"{source} is not a {target_name} checkpoint: {report.summary()}")
+    tensors = {k: _to_store_dtype(v, expected[k]) for k, v in sd.items()}
+
+    store = Path(store) if store else model_store()
+    store.mkdir(parents=True, exist_ok=True)
+    target = store / f"{target_name}.safetensors"
+    meta = {"preset": preset.name, "style": style.lower(), "source": str(source.resolve()), "source_sha256": sha256(source)}
+    fd, tmp = tempfile.mkstemp(prefix=f".{target_name}.", suffix=".tmp", dir=store)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target, report, len(tensors)
+
+
+def _to_store_dtype(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Half-precision checkpoints become float32; int buffers (num_batches_tracked) keep their dtype."""
+    return t.detach().to(like.dtype).contiguous().clone()
+
+
+def installed(store: str | Path | None = None) -> list[tuple[str, Path, dict]]:
+    """(name, path, metadata) of every .safetensors in the store."""
+    from safetensors import safe_open
+
+    store = Path(store) if store else model_store()
+    rows = []
+    for path in sorted(store.glob("*.safetensors")) if store.is_dir() else []:
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+        except (SafetensorError, OSError):
+            meta = {"error": "unreadable"}
+        rows.append((path.stem, path, meta))
+    return rows

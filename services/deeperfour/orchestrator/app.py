@@ -1,0 +1,257 @@
+"""The orchestrator: consumes job and chunk messages, drives chunks through the model servers, assembles films.
+
+At-least-once: an offset is committed only after everything the message causes is stored. Object keys are
+deterministic and every stage call is a pure function of stored objects (frames and the previous chunk's shot
+state), so a message handled twice rewrites the same objects: no chunk is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from deeperfour import storage as keys
+from deeperfour.config import env, env_int
+from deeperfour.errors import DeeperFourError
+from deeperfour.orchestrator import kafka
+from deeperfour.orchestrator.jobs import TERMINAL, JobStore, now_ms
+from deeperfour.orchestrator.models import ModelServers, StageFailed
+from deeperfour.storage import ObjectStorage
+from deeperfour.v1 import events_pb2, types_pb2
+
+log = logging.getLogger("deeperfour.orchestrator")
+
+
+@dataclass(frozen=True)
+class OrchestratorSettings:
+    group: str
+    chunk_frames: int
+    retry_seconds: int
+    permanent_attempts: int
+
+    @classmethod
+    def from_env(cls) -> "OrchestratorSettings":
+        return cls(group=env("ORCHESTRATOR", "GROUP", "deeperfour-orchestrator"),
+                   chunk_frames=env_int("ORCHESTRATOR", "CHUNK_FRAMES", 48),
+                   retry_seconds=env_int("ORCHESTRATOR", "RETRY_S", 120),
+                   permanent_attempts=env_int("ORCHESTRATOR", "PERMANENT_ATTEMPTS", 2))
+
+
+class ChunkDead(Exception):
+    def __init__(self, reason: str, attempts: int):
+        super().__init__(reason)
+        self.reason, self.attempts = reason, attempts
+
+
+class Stopping(Exception):
+    """SIGTERM arrived while waiting to retry: leave the message uncommitted for another replica."""
+
+
+def stage_key(stages: list[str], k: int) -> str:
+    """Object-key name of the k-th stage; a stage listed twice gets its position appended the second time."""
+    return stages[k] if stages.index(stages[k]) == k else f"{stages[k]}{k}"
+
+
+class Orchestrator:
+    def __init__(self, settings: OrchestratorSettings, storage: ObjectStorage, consumer, producer, models):
+        self.settings, self.storage, self.consumer, self.producer, self.models = (
+            settings, storage, consumer, producer, models)
+        self.jobs = JobStore(storage)
+        self.stopping = False
+
+    # ---- main loop ----
+    def run(self) -> None:
+        from kafka import ConsumerRebalanceListener, OffsetAndMetadata
+
+        class Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                log.info("partitions revoked: %s", sorted((t.topic, t.partition) for t in revoked))
+
+            def on_partitions_assigned(self, assigned):
+                log.info("partitions assigned: %s", sorted((t.topic, t.partition) for t in assigned))
+
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        self.consumer.subscribe([kafka.SUBMITTED, kafka.READY], listener=Listener())
+        try:
+            while not self.stopping:
+                for tp, records in self.consumer.poll(timeout_ms=500, max_records=1).items():
+                    for record in records:
+                        try:
+                            self.handle(record.topic, record.value)
+                        except Stopping:
+                            return
+                        self.producer.flush()
+                        try:
+                            self.consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+                        except Exception as e:  # partition moved during a rebalance: the next owner redoes it
+                            log.warning("commit of %s@%d failed: %s", tp, record.offset, e)
+        finally:
+            self.producer.flush()
+            self.consumer.close()
+            self.producer.close()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        log.info("SIGTERM: finishing the message in hand")
+        self.stopping = True
+
+    def handle(self, topic: str, value: bytes) -> None:
+        if topic == kafka.SUBMITTED:
+            self.on_submitted(events_pb2.JobSubmitted.FromString(value).job)
+        elif topic == kafka.READY:
+            self.on_chunk(events_pb2.ChunkReady.FromString(value))
+
+    # ---- jobs ----
+    def on_submitted(self, job: types_pb2.Job) -> None:
+        from deeperfour.orchestrator.split import split_job
+
+        status = self.jobs.status(job.job_id)
+        if self.jobs.stopped(job.job_id) or (status is not None and status.state in TERMINAL):
+            return
+        log.info("job %s: splitting %s", job.job_id, job.input_name)
+        self.set_state(job.job_id, types_pb2.JOB_STATE_RUNNING, "splitting into shots and chunks", chunks_total=0)
+        chunk_frames = job.options.chunk_frames or self.settings.chunk_frames
+        try:
+            totals = self.with_retries(lambda: split_job(job, self.storage, chunk_frames, self.announce,
+                                                         lambda: self.jobs.stopped(job.job_id)))
+        except ChunkDead as e:
+            self.fail(job.job_id, e.reason)
+            return
+        if totals is None:
+            self.jobs.remove_intermediates(job.job_id)
+            return
+        self.set_state(job.job_id, types_pb2.JOB_STATE_RUNNING,
+                       f"{totals['frames_total']} frames, {totals['shots_total']} shots, "
+                       f"{totals['chunks_total']} chunks", **totals)
+        self.maybe_assemble(job.job_id)
+
+    def announce(self, ready: events_pb2.ChunkReady) -> None:
+        c = ready.chunk
+        key = keys.shot_id(c.job_id, c.shot_index).encode()  # one shot → one partition → chunks in order
+        self.producer.send(kafka.READY, key=key, value=ready.SerializeToString())
+
+    # ---- chunks ----
+    def on_chunk(self, ready: events_pb2.ChunkReady) -> None:
+        c = ready.chunk
+        if self.finished_or_stopped(c.job_id):
+            self.drop_chunk(ready)
+            return
+        try:
+            self.with_retries(lambda: self.run_stages(ready))
+        except ChunkDead as e:
+            if self.finished_or_stopped(c.job_id):  # e.g. the job was cancelled while this chunk ran
+                self.drop_chunk(ready)
+                return
+            reason = f"chunk {c.shot_index}/{c.chunk_index} (frames {c.first_frame}-" \
+                     f"{c.first_frame + c.frame_count - 1}) failed after {e.attempts} attempts: {e.reason}"
+            self.producer.send(kafka.DEAD, key=keys.shot_id(c.job_id, c.shot_index).encode(),
+                               value=events_pb2.ChunkDead(chunk=c, reason=reason, attempts=e.attempts)
+                               .SerializeToString())
+            self.fail(c.job_id, reason)
+            return
+        if self.finished_or_stopped(c.job_id):  # cancelled or failed meanwhile: leave nothing behind
+            self.drop_chunk(ready)
+            return
+        log.info("job %s: chunk %d/%d done (%d frames)", c.job_id, c.shot_index, c.chunk_index, c.frame_count)
+        self.publish(c.job_id, types_pb2.JOB_STATE_RUNNING, f"chunk {c.shot_index}/{c.chunk_index} done")
+        self.maybe_assemble(c.job_id)
+
+    def run_stages(self, ready: events_pb2.ChunkReady) -> None:
+        c, stages = ready.chunk, list(ready.stages)
+        source = keys.chunk_key(c.job_id, "source", c.shot_index, c.chunk_index)
+        frames = source
+        for k, stage in enumerate(stages):
+            name = stage_key(stages, k)
+            request = types_pb2.StageRequest(
+                stage=stage, chunk=c, bucket=self.storage.bucket, input_key=frames, source_key=source,
+                state_in_key=keys.state_key(c.job_id, name, c.shot_index, c.chunk_index - 1) if c.chunk_index else "",
+                state_out_key=keys.state_key(c.job_id, name, c.shot_index, c.chunk_index),
+                output_key=keys.chunk_key(c.job_id, name, c.shot_index, c.chunk_index))
+            frames = self.models.run(request).output_key
+        self.storage.put(keys.done_key(c.job_id, c.shot_index, c.chunk_index), frames.encode())
+
+    def drop_chunk(self, ready: events_pb2.ChunkReady) -> None:
+        c = ready.chunk
+        if self.jobs.status(c.job_id) is not None and self.jobs.status(c.job_id).state == types_pb2.JOB_STATE_SUCCEEDED:
+            return
+        prefix = keys.job_prefix(c.job_id)
+        for key in self.storage.list(prefix):
+            if key.endswith(f"/{c.shot_index:06d}/{c.chunk_index:06d}"):
+                self.storage.delete(key)
+
+    def with_retries(self, work):
+        """Retry transient failures for up to retry_seconds, permanent ones permanent_attempts times."""
+        deadline = time.monotonic() + self.settings.retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return work()
+            except DeeperFourError as e:  # the input itself is unusable: retrying cannot help
+                raise ChunkDead(str(e), attempt) from None
+            except Exception as e:
+                permanent = isinstance(e, StageFailed) and e.permanent
+                if (permanent and attempt >= self.settings.permanent_attempts) or time.monotonic() > deadline:
+                    raise ChunkDead(str(e), attempt) from None
+                log.warning("attempt %d failed, retrying: %s", attempt, e)
+            for _ in range(int(min(2 ** attempt, 8) * 4)):  # back off, but answer SIGTERM within 0.25 s
+                if self.stopping:
+                    raise Stopping()
+                time.sleep(0.25)
+
+    # ---- completion ----
+    def maybe_assemble(self, job_id: str) -> None:
+        from deeperfour.orchestrator.assemble import assemble
+
+        status = self.jobs.status(job_id)
+        if status is None or status.state != types_pb2.JOB_STATE_RUNNING or not status.chunks_total:
+            return
+        if self.storage.count(keys.job_prefix(job_id) + "done/") < status.chunks_total or self.jobs.cancelled(job_id):
+            return
+        job = self.jobs.get(job_id)
+        log.info("job %s: assembling %d frames", job_id, status.frames_total)
+        self.publish(job_id, types_pb2.JOB_STATE_RUNNING, "assembling the film")
+        try:
+            output = self.with_retries(lambda: assemble(job, self.storage, status.frames_total))
+        except ChunkDead as e:
+            if self.finished_or_stopped(job_id):  # another replica assembled it first
+                return
+            self.fail(job_id, f"assembling the film failed: {e.reason}")
+            return
+        self.set_state(job_id, types_pb2.JOB_STATE_SUCCEEDED, f"done: {output}", output_key=output)
+        self.jobs.remove_intermediates(job_id)
+        log.info("job %s: done, %s", job_id, output)
+
+    def finished_or_stopped(self, job_id: str) -> bool:
+        status = self.jobs.status(job_id)
+        return self.jobs.cancelled(job_id) or (status is not None and status.state in TERMINAL)
+
+    def fail(self, job_id: str, reason: str) -> None:
+        log.error("job %s failed: %s", job_id, reason)
+        self.set_state(job_id, types_pb2.JOB_STATE_FAILED, reason, error=reason)
+        self.jobs.remove_intermediates(job_id)
+
+    def set_state(self, job_id: str, state: int, message: str, **fields) -> None:
+        self.jobs.set_status(job_id, state, **fields)
+        self.publish(job_id, state, message)
+
+    def publish(self, job_id: str, state: int, message: str) -> None:
+        status = self.jobs.status(job_id)
+        event = events_pb2.JobEvent(job_id=job_id, state=state, message=message, time_unix_ms=now_ms(),
+                                    chunks_total=status.chunks_total if status else 0,
+                                    chunks_done=self.storage.count(keys.job_prefix(job_id) + "done/"))
+        self.producer.send(kafka.EVENTS, key=job_id.encode(), value=event.SerializeToString())
+
+
+def build_app(settings: OrchestratorSettings | None = None, *, storage=None, consumer=None, producer=None,
+              models=None) -> Orchestrator:
+    """The one wiring point; tests pass their own parts."""
+    settings = settings or OrchestratorSettings.from_env()
+    storage = storage or ObjectStorage()
+    storage.ensure_bucket()
+    if consumer is None or producer is None:
+        kafka.ensure_topics()
+    return Orchestrator(settings, storage, consumer or kafka.consumer(settings.group),
+                        producer or kafka.producer(), models or ModelServers())

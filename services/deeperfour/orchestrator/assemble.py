@@ -1,0 +1,39 @@
+"""Assembler: every chunk done → decode the last stage's chunks in film order, encode, mux the source's audio, store."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from deeperfour import chunkcodec
+from deeperfour import storage as keys
+from deeperfour.storage import ObjectStorage
+from deeperfour.v1 import types_pb2
+
+
+def assemble(job: types_pb2.Job, storage: ObjectStorage, frames_total: int) -> str:
+    """Write jobs/{job}/output.<ext>; return its key. The object appears only once complete (one PUT)."""
+    from deeperfour.errors import OutputError
+    from deeperfour.video.io import Encoder
+    from deeperfour.video.probe import probe
+
+    ext = job.options.output_format or "mp4"
+    out_key = keys.output_key(job.job_id, ext)
+    done = sorted(storage.list(keys.job_prefix(job.job_id) + "done/"))  # zero-padded: film order
+    with tempfile.TemporaryDirectory(prefix="deeperfour-assemble-") as tmp:
+        source = Path(tmp) / keys.safe_name(job.input_name)
+        storage.get_file(job.input_key, source)
+        info = probe(str(source))
+        encoder = Encoder(str(Path(tmp) / f"output.{ext}"), info, audio_from=str(source))
+        try:
+            for marker in done:
+                for frame in chunkcodec.decode(storage.get(storage.get(marker).decode())):
+                    encoder.write(frame)
+            if encoder.frames != frames_total:
+                raise OutputError(f"assembled {encoder.frames} frames, expected {frames_total}")
+            path = encoder.close()
+        except BaseException:
+            encoder.abort()
+            raise
+        storage.put_file(out_key, path)
+    return out_key

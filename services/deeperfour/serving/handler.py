@@ -1,0 +1,128 @@
+"""Shared TorchServe handler: one request = one chunk named by object keys; runs the embedded mode's Stage on it.
+
+The model server is stateless: a stateful stage (the stabilizer) reads the shot state the previous chunk left at
+`state_in_key` and writes its new state to `state_out_key`; both keys travel in the request and the response.
+Pixels never travel in requests (TorchServe caps them at ~6.5 MB, Kafka at ~1 MB).
+
+A request that cannot be served (bad message, missing or corrupt object) gets a StageResponse with `error` set,
+which the orchestrator does not retry for long; an exception (e.g. out of memory) becomes TorchServe's
+"Prediction failed", which it does retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+try:  # TorchServe's base class when running inside a model server; the handler logic does not depend on it
+    from ts.torch_handler.base_handler import BaseHandler
+except ImportError:  # pragma: no cover - only without the serve extra
+    BaseHandler = object
+
+from deeperfour import chunkcodec
+from deeperfour.errors import DeeperFourError
+from deeperfour.v1 import types_pb2
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(Exception):
+    """The request names something unusable; answered with StageResponse.error."""
+
+
+class StageHandler(BaseHandler):
+    """Subclasses set `stage_name`; TorchServe calls initialize() once, then handle() per batch."""
+
+    stage_name = ""
+
+    def initialize(self, context) -> None:
+        from deeperfour.pipeline.stages import build_stage
+        from deeperfour.storage import ObjectStorage
+
+        props = context.system_properties
+        manifest = context.manifest
+        weights = os.path.join(props.get("model_dir"), manifest["model"]["serializedFile"])
+        options = dict((getattr(context, "model_yaml_config", None) or {}).get("handler") or {})
+        gpu = props.get("gpu_id")
+        device = f"cuda:{gpu}" if gpu is not None and torch.cuda.is_available() else "cpu"
+        self.stage = build_stage(self.stage_name, preset=options.get("preset", "lite"), weights=weights,
+                                 style=options.get("style"), device=device,
+                                 batch_size=int(options.get("batch_size", 8)),
+                                 render_factor=options.get("render_factor"))
+        self.device = device
+        self.storage = ObjectStorage()
+        self.context = context
+        self.initialized = True
+        log.info("%s ready: %r on %s", self.stage_name, self.stage, device)
+
+    # TorchServe's BaseHandler.handle calls preprocess → inference → postprocess; one list entry per request.
+    def preprocess(self, data: list[dict]) -> list:
+        return [self._load(row) for row in data]
+
+    def inference(self, loaded: list, *args, **kwargs) -> list:
+        from deeperfour.pipeline.runner import frames_to_tensor, tensor_to_frames
+
+        results = []
+        for item in loaded:
+            if isinstance(item, types_pb2.StageResponse):  # already an error answer
+                results.append(item)
+                continue
+            request, frames, source, state = item
+            # Same tensors as the embedded runner: the first stage gets the source tensor itself (channels-last
+            # strides from frames_to_tensor), later ones a contiguous NCHW tensor like a previous stage's output.
+            # The layout matters: convolutions pick other kernels for other strides, and their float results differ.
+            source_t = frames_to_tensor(source).to(self.device)
+            first = request.input_key == request.source_key
+            frames_t = source_t if first else frames_to_tensor(frames).contiguous().to(self.device)
+            out, new_state = self.stage(frames_t, source_t, state)
+            results.append((request, tensor_to_frames(out.cpu()), new_state))
+        return results
+
+    def postprocess(self, results: list) -> list[bytes]:
+        replies = []
+        for item in results:
+            if not isinstance(item, types_pb2.StageResponse):
+                item = self._store(*item)
+            replies.append(item.SerializeToString())
+        return replies
+
+    # ---- object I/O ----
+    def _load(self, row: dict):
+        from deeperfour.pipeline.state import ShotState
+        from deeperfour.storage import ObjectNotFound
+
+        try:
+            raw = row.get("data") or row.get("body") if isinstance(row, dict) else None
+            if not raw:
+                raise BadRequest("empty request: send a StageRequest as input 'data'")
+            try:
+                request = types_pb2.StageRequest.FromString(bytes(raw))
+            except Exception:
+                raise BadRequest("the request is not a deeperfour.v1.StageRequest") from None
+            if request.stage != self.stage_name:
+                raise BadRequest(f"this model server runs {self.stage_name}, not {request.stage!r}")
+            if request.bucket and request.bucket != self.storage.bucket:
+                raise BadRequest(f"bucket {request.bucket!r} is not this server's ({self.storage.bucket})")
+            frames = chunkcodec.decode(self.storage.get(request.input_key))
+            source = frames if request.source_key == request.input_key else chunkcodec.decode(
+                self.storage.get(request.source_key))
+            if frames.shape != source.shape:
+                raise BadRequest(f"input {frames.shape} and source {source.shape} chunks differ in shape")
+            state = None
+            if self.stage.stateful and request.state_in_key:  # a missing state must not silently restart the shot
+                state = ShotState.from_bytes(self.storage.get(request.state_in_key))
+                state = ShotState({k: v.to(self.device) for k, v in state.tensors.items()})
+            return request, frames, source, state
+        except (BadRequest, ObjectNotFound, chunkcodec.ChunkFormatError, DeeperFourError) as e:
+            return types_pb2.StageResponse(error=str(e))
+
+    def _store(self, request: types_pb2.StageRequest, frames, state) -> types_pb2.StageResponse:
+        state_key = ""
+        if self.stage.stateful and state is not None and request.state_out_key:
+            self.storage.put(request.state_out_key, state.to_bytes())
+            state_key = request.state_out_key
+        self.storage.put(request.output_key, chunkcodec.encode(frames))  # last: its presence means "done"
+        return types_pb2.StageResponse(output_key=request.output_key, state_out_key=state_key,
+                                       frame_count=len(frames))

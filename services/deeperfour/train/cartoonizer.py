@@ -1,0 +1,127 @@
+"""Train the cartoonizer (CartoonGAN generator) with CartoonGAN's objective (Chen et al. 2018).
+
+    L(G, D) = L_adv(G, D) + ω L_con(G)
+    L_adv   = E[log D(c)] + E[log(1 − D(e))] + E[log(1 − D(G(p)))]
+              c: cartoon images, e: the same cartoons with their edges smoothed (extra negatives, so D learns that
+              clear edges are what makes a cartoon), p: photos
+    L_con   = ||VGG(G(p)) − VGG(p)||₁  (content kept; features of train/features.py)
+    warm-up: the first `warmup_steps` train G on L_con alone (the paper's reconstruction initialisation).
+
+Images go through the generator as deeperfour.models.cartoonizer does at inference: BGR in [-1, 1].
+The discriminator is the paper's (flat convs, two stride-2 stages, instance norm, 3x3 patch output), with its
+width a config option.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deeperfour.models import registry
+from deeperfour.train import data
+from deeperfour.train.common import DATA_ROOT, adam
+from deeperfour.train.features import VGGFeatures
+from deeperfour.train.loop import Trainer
+
+
+class Discriminator(nn.Module):
+    """CartoonGAN's D: (B,3,H,W) in [-1,1] -> (B,1,H/4,W/4) logits."""
+
+    def __init__(self, nf: int = 32):
+        super().__init__()
+        lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
+        self.net = nn.Sequential(
+            nn.Conv2d(3, nf, 3, 1, 1), lrelu(),
+            nn.Conv2d(nf, nf * 2, 3, 2, 1), lrelu(),
+            nn.Conv2d(nf * 2, nf * 4, 3, 1, 1), nn.InstanceNorm2d(nf * 4, affine=True), lrelu(),
+            nn.Conv2d(nf * 4, nf * 4, 3, 2, 1), lrelu(),
+            nn.Conv2d(nf * 4, nf * 8, 3, 1, 1), nn.InstanceNorm2d(nf * 8, affine=True), lrelu(),
+            nn.Conv2d(nf * 8, nf * 8, 3, 1, 1), nn.InstanceNorm2d(nf * 8, affine=True), lrelu(),
+            nn.Conv2d(nf * 8, 1, 3, 1, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def smooth_edges(img: np.ndarray, kernel: int = 5) -> np.ndarray:
+    """CartoonGAN's edge-smoothed negative: Canny edges, dilated, replaced by their Gaussian blur."""
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    edges = cv2.dilate(cv2.Canny(grey, 100, 200), np.ones((kernel, kernel), np.uint8))
+    blurred = cv2.GaussianBlur(img, (kernel, kernel), 0)
+    out = img.copy()
+    out[edges > 0] = blurred[edges > 0]
+    return out
+
+
+def to_model(batch_u8: np.ndarray) -> torch.Tensor:
+    """(B,H,W,3) RGB uint8 -> (B,3,H,W) BGR in [-1,1], the generator's input space."""
+    x = torch.from_numpy(np.ascontiguousarray(batch_u8[..., ::-1])).permute(0, 3, 1, 2).float() / 255
+    return x * 2 - 1
+
+
+class CartoonizerTrainer(Trainer):
+    stage = "cartoonize"
+
+    def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
+        super().__init__(cfg, out_dir, quiet=quiet)
+        self.preset = registry.get_preset("cartoonize", cfg.get("preset", "lite"))
+        self.model = registry.build_model(self.preset).to(self.device)
+        self.disc = Discriminator(int(cfg.get("disc_nf", 32))).to(self.device)
+        self.nets = {"model": self.model, "disc": self.disc}
+        self.opts = {"model": adam(self.model.parameters(), cfg), "disc": adam(self.disc.parameters(), cfg)}
+        self.vgg = VGGFeatures(cfg.get("feature_layer", "relu4_3"), weights=cfg.get("features_weights")).to(self.device)
+        root = cfg.get("data_root", DATA_ROOT)
+        short = int(cfg.get("load_short_side", 256))
+        self.photos = data.load_images(root, cfg.get("photos", ["photos/*/*"]), short, cfg.get("max_photos"))
+        self.cartoons = data.load_images(root, cfg.get("cartoons", ["cartoon_style/*_frames/*", "cartoon_style/*.jpg"]),
+                                         short, cfg.get("max_cartoons"))
+        self.smoothed = [smooth_edges(c) for c in self.cartoons]
+        self.size, self.batch = int(cfg.get("crop", 128)), int(cfg.get("batch_size", 4))
+        self.omega = float(cfg.get("omega", 10.0))
+        self.warmup = int(cfg.get("warmup_steps", 100))
+
+    def _crops(self, images: list, twins: list | None = None):
+        a, b = [], []
+        for _ in range(self.batch):
+            k = int(self.rng.integers(len(images)))
+            h, w = images[k].shape[:2]
+            y, x = self.rng.integers(0, h - self.size + 1), self.rng.integers(0, w - self.size + 1)
+            a.append(images[k][y : y + self.size, x : x + self.size])
+            if twins is not None:
+                b.append(twins[k][y : y + self.size, x : x + self.size])
+        return np.stack(a), (np.stack(b) if twins is not None else None)
+
+    def _content(self, fake, photo):
+        # VGGFeatures takes RGB [0,1]; the generator works in BGR [-1,1]
+        rgb = lambda x: (x[:, [2, 1, 0]] + 1) / 2  # noqa: E731
+        return F.l1_loss(self.vgg(rgb(fake)), self.vgg(rgb(photo)))
+
+    def step(self, i: int) -> dict:
+        photo = to_model(self._crops(self.photos)[0]).to(self.device)
+        g_opt, d_opt = self.opts["model"], self.opts["disc"]
+        if i <= self.warmup:  # reconstruction initialisation: content loss only
+            l_con = self._content(self.model(photo), photo)
+            g_opt.zero_grad(set_to_none=True)
+            (self.omega * l_con).backward()
+            g_opt.step()
+            return {"con": l_con.item()}
+        cartoon, smooth = (to_model(x).to(self.device) for x in self._crops(self.cartoons, self.smoothed))
+        bce = nn.functional.binary_cross_entropy_with_logits
+        fake = self.model(photo)
+        d_real, d_edge, d_fake = self.disc(cartoon), self.disc(smooth), self.disc(fake.detach())
+        l_d = (bce(d_real, torch.ones_like(d_real)) + bce(d_edge, torch.zeros_like(d_edge))
+               + bce(d_fake, torch.zeros_like(d_fake)))
+        d_opt.zero_grad(set_to_none=True)
+        l_d.backward()
+        d_opt.step()
+        d_gen = self.disc(fake)
+        l_adv = bce(d_gen, torch.ones_like(d_gen))
+        l_con = self._content(fake, photo)
+        g_opt.zero_grad(set_to_none=True)
+        (l_adv + self.omega * l_con).backward()
+        g_opt.step()
+        return {"d": l_d.item(), "adv": l_adv.item(), "con": l_con.item()}

@@ -1,0 +1,66 @@
+"""CLI command `deeperfour train colorizer|stabilizer|cartoonizer --config FILE` (registered by deeperfour.cli)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from deeperfour.config import model_store
+
+TRAINERS = {
+    "colorizer": "deeperfour.train.colorizer:ColorizerTrainer",
+    "stabilizer": "deeperfour.train.stabilizer:StabilizerTrainer",
+    "cartoonizer": "deeperfour.train.cartoonizer:CartoonizerTrainer",
+}
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def trainer_class(model: str):
+    import importlib
+
+    module, name = TRAINERS[model].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def train(model: str, config, out_dir=None, *, resume: bool = True, export=None, overrides: dict | None = None,
+          quiet: bool = False) -> dict:
+    """Run (or resume) one training; returns a summary dict. `overrides` replace config keys (e.g. steps)."""
+    from deeperfour.train.common import load_config, seed_everything
+
+    cfg = {**load_config(config), **(overrides or {})}
+    seed_everything(int(cfg.get("seed", 0)))
+    out_dir = Path(out_dir or Path("runs") / f"{model}-{Path(config).stem}")
+    trainer = trainer_class(model)(cfg, out_dir, quiet=quiet)
+    return trainer.run(resume=resume, export=export)
+
+
+def run_train(args) -> int:
+    export = args.export
+    if export == "store":
+        from deeperfour.models import registry
+
+        preset = registry.get_preset(
+            {"colorizer": "colorize", "stabilizer": "stabilize", "cartoonizer": "cartoonize"}[args.model], "lite"
+        )
+        export = str(model_store() / f"{preset.name}.safetensors")
+    overrides = {"steps": args.steps} if args.steps else {}
+    result = train(args.model, args.config, args.out, resume=not args.restart, export=export, overrides=overrides)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def add_train_command(subparsers) -> None:
+    """Adds `train` to an argparse subparsers object; sets args.func(args) -> int."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (colorizer, stabilizer, cartoonizer) on ../shared/data",
+        description=f"Trains one model from a YAML/JSON config (shipped configs: {CONFIGS}); resumes from the "
+        "checkpoint in --out when there is one.",
+    )
+    p.add_argument("model", choices=sorted(TRAINERS))
+    p.add_argument("--config", required=True, help="training config, e.g. configs/cpu-colorizer.yaml")
+    p.add_argument("--out", help="run folder for the checkpoint and log.jsonl (default runs/<model>-<config>)")
+    p.add_argument("--export", help="write the trained weights here (safetensors); 'store' = model_store/<preset>")
+    p.add_argument("--steps", type=int, help="override the config's number of steps")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    p.set_defaults(func=run_train)

@@ -1,0 +1,54 @@
+"""The feature network of the perceptual and content losses.
+
+No pretrained VGG can be downloaded here, so the default is torchvision's VGG16 architecture with its own init
+(Kaiming normal, fan-out) under a fixed seed, cut after relu3_3 and frozen. Random conv features still respond to
+edges, texture and colour layout, so a distance between them is a structure-aware loss; it is not the ImageNet
+VGG of the papers, and a config can swap it for a plain L1 (`features: none`) to measure what it changes.
+A file of real VGG16 weights (torchvision key names, safetensors) can be given as `features_weights`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from safetensors.torch import load_file
+from torch import nn
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+LAYERS = {"relu2_2": 9, "relu3_3": 16, "relu4_3": 23}  # index after the ReLU in vgg16().features
+
+
+class VGGFeatures(nn.Module):
+    """RGB [0,1] (B,3,H,W) -> VGG16 activations at `layer`; parameters frozen."""
+
+    def __init__(self, layer: str = "relu3_3", seed: int = 0, weights: str | None = None):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            vgg = torchvision.models.vgg16(weights=None)
+        if weights:
+            vgg.load_state_dict(load_file(weights), strict=False)
+        self.net = vgg.features[: LAYERS[layer]].eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):  # always eval: no dropout/BN here, but keep it explicit
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - IMAGENET_MEAN.to(x)) / IMAGENET_STD.to(x))
+
+
+class PerceptualLoss(nn.Module):
+    """Mean squared distance of VGG features (Johnson et al.), or mean L1 on pixels with `features: none`."""
+
+    def __init__(self, kind: str = "vgg16-random", layer: str = "relu3_3", seed: int = 0, weights: str | None = None):
+        super().__init__()
+        self.kind = kind
+        self.features = VGGFeatures(layer, seed, weights) if kind != "none" else None
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.features is None:
+            return (a - b).abs().mean()
+        return nn.functional.mse_loss(self.features(a), self.features(b))

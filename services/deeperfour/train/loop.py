@@ -1,0 +1,80 @@
+"""The loop every trainer runs: resume, step, log, checkpoint, stop on a step or time budget, export weights."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deeperfour.train.common import Checkpoint, LossLog, export_weights
+
+
+class Trainer:
+    """Subclasses set self.model (the exported network), self.nets, self.opts and implement step(i) -> losses."""
+
+    stage = ""
+
+    def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
+        self.cfg, self.out_dir, self.quiet = cfg, Path(out_dir), quiet
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(int(cfg.get("threads", torch.get_num_threads())))
+        self.steps = int(cfg["steps"])
+        self.device = torch.device(cfg.get("device", "cpu"))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            from deeperfour.errors import DeeperFourError
+
+            raise DeeperFourError("this config asks for device: cuda but no CUDA GPU is available; use a cpu-* config")
+        self.nets: dict = {}
+        self.opts: dict = {}
+        self.rng = np.random.default_rng(int(cfg.get("seed", 0)))  # the data sampler's; saved in checkpoints
+
+    # --- to implement ------------------------------------------------------------------------------------------
+    def step(self, i: int) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def export_meta(self) -> dict:
+        return {}
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+    def run(self, *, resume: bool = True, export: str | None = None) -> dict:
+        ckpt = Checkpoint(self.out_dir / "checkpoint.safetensors")
+        start = 0
+        if resume and ckpt.exists():
+            start, extra = ckpt.load(self.nets, self.opts)
+            if "data_rng" in extra:
+                self.rng.bit_generator.state = extra["data_rng"]
+            self.say(f"resumed from {ckpt.path} at step {start}")
+        log = LossLog(self.out_dir, self.steps, every=int(self.cfg.get("log_every", 10)), quiet=self.quiet)
+        every = int(self.cfg.get("checkpoint_every", 100))
+        budget = float(self.cfg.get("max_minutes", 0)) * 60
+        t0 = time.monotonic()
+        i = start
+        for i in range(start + 1, self.steps + 1):
+            for net in self.nets.values():
+                net.train()
+            losses = self.step(i)
+            log.log(i, losses, first_step=start)
+            if i % every == 0:
+                ckpt.save(i, self.nets, self.opts, self._extra())
+            if budget and time.monotonic() - t0 > budget:
+                self.say(f"time budget of {budget / 60:.0f} min reached at step {i}/{self.steps}")
+                break
+        ckpt.save(i, self.nets, self.opts, self._extra())
+        self.model.eval()
+        result = {"steps_done": i, "checkpoint": str(ckpt.path), "minutes": round((time.monotonic() - t0) / 60, 2)}
+        if export:
+            meta = {"steps": i, **self.export_meta()}
+            result["weights"] = str(export_weights(self.model, export, self.preset.name, meta,
+                                                    self.cfg.get("export_dtype", "float32")))
+            self.say(f"wrote {result['weights']}")
+        return result
+
+    def _extra(self) -> dict:
+        return {"data_rng": self.rng.bit_generator.state}
+
+    def say(self, msg: str) -> None:
+        if not self.quiet:
+            print(msg, file=sys.stderr, flush=True)

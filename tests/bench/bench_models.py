@@ -1,0 +1,85 @@
+"""Frames/s of every model preset at 640x360 on this CPU, through the frame adapters (prints a table).
+
+    .venv/bin/python tests/bench/bench_models.py [--presets colorizer-lite,stabilizer-lite] [--threads 2]
+
+Random (seeded) weights: speed does not depend on their values. Colorizers and cartoonizers run batched
+(lite: batch 8, exact: batch 1); stabilizers run sequentially, batch 1, carrying the ConvLSTM state.
+"CPU ms/frame" is process CPU time (all threads): near 2x the wall time on an idle 2-core machine; a
+wall time far above CPU/2 means other processes were competing for the cores (see the load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from deeperfour.models.cartoonizer import cartoonize
+from deeperfour.models.colorizer import colorize
+from deeperfour.models.registry import PRESETS, build_model
+from deeperfour.models.stabilizer import stabilize_step
+
+
+def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: int) -> tuple[int, int, float, float]:
+    """Returns (batch, frames timed, wall seconds per frame, CPU seconds per frame) after a warm-up call."""
+    preset = PRESETS[name]
+    model = build_model(preset)
+    n = frames_exact if preset.exact else frames_lite
+    g = torch.Generator().manual_seed(0)
+    clip = torch.rand(n + 1, 3, height, width, generator=g)
+
+    if preset.stage == "stabilize":
+        def run(count):
+            o, state = clip[0:1], None
+            for t in range(1, count + 1):
+                o, state = stabilize_step(model, clip[t : t + 1], o, clip[t : t + 1], clip[t - 1 : t], state)
+        batch, warm = 1, 1
+    else:
+        batch = 1 if preset.exact else 8
+        fn = colorize if preset.stage == "colorize" else cartoonize
+        arg = preset.options["render_factor" if preset.stage == "colorize" else "long_side"]
+
+        def run(count):
+            for s in range(0, count, batch):
+                fn(model, clip[s : min(s + batch, count)], arg)
+        warm = batch
+
+    run(warm)
+    start, cpu = time.perf_counter(), time.process_time()
+    run(n)
+    return batch, n, (time.perf_counter() - start) / n, (time.process_time() - cpu) / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default=",".join(PRESETS))
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--frames", type=int, default=32, help="frames timed for lite presets")
+    ap.add_argument("--exact-frames", type=int, default=2, help="frames timed for exact presets")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    width, height = map(int, args.size.split("x"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.presets.split(","):
+        p = PRESETS[name]
+        if p.stage == "colorize":
+            s = 16 * p.options["render_factor"]
+            work = f"{s}x{s}"
+        elif p.stage == "cartoonize":
+            work = f"long side {p.options['long_side']}"
+        else:
+            work = f"x{p.config.work_scale:g}"
+        batch, n, spf, cpu = bench(name, width, height, args.frames, args.exact_frames)
+        row = f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} |"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

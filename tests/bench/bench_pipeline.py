@@ -1,0 +1,121 @@
+"""Embedded pipeline benchmark: prints figures, asserts nothing.
+
+    python tests/bench/bench_pipeline.py [--data ../shared/data] [--clip FILE]
+
+1. pipeline efficiency: modernize() frames/s vs the same stages on frames already in memory (target >= 95 %);
+2. vs a DeOldify-style pipeline with the same models: dump JPEGs, process file by file, re-encode, add the audio back
+   (target >= 2x);
+3. lite colorize+stabilize frames/s at 640x360 (target >= 8);
+4. peak RSS for a 10 s and a 60 s input (flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from deeperfour.pipeline.embedded import modernize
+from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
+from deeperfour.pipeline.stages import build_stages
+from deeperfour.video.io import ffmpeg_exe, read_frames
+from deeperfour.video.probe import probe
+
+STAGES = ["colorize", "stabilize"]
+OPTS = dict(batch_size=8, allow_random=True)
+
+
+def ff(*args):
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def make_input(data: Path, tmp: Path, seconds: int) -> Path:
+    """A 640x360 grey film with sound: a shared B&W film looped to `seconds`, else a generated clip."""
+    out = tmp / f"in_{seconds}s.mp4"
+    film = data / "bw_film" / "winter_scenes_in_holland.mp4"
+    video = ["-stream_loop", "-1", "-i", film] if film.exists() else ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"]
+    ff(*video, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", seconds, "-map", "0:v", "-map", "1:a",
+       "-vf", "scale=640:360,hue=s=0,fps=24", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+       "-c:a", "aac", out)
+    return out
+
+
+def in_memory_fps(src: Path, chunk_frames: int = 16) -> float:
+    """The same stages and chunking on frames decoded beforehand (no I/O in the timed part)."""
+    info = probe(src)
+    frames = list(read_frames(str(src), info))
+    stages = build_stages(STAGES, **OPTS)
+    states = [None] * len(stages)
+    t0 = time.perf_counter()
+    for i in range(0, len(frames), chunk_frames):
+        out, states = run_chunk(stages, frames_to_tensor(frames[i : i + chunk_frames]), states)
+        tensor_to_frames(out)
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def deoldify_style(src: Path, out: Path, tmp: Path) -> float:
+    """Frames through the disk, one file at a time, as DeOldify's video pipeline does."""
+    info = probe(src)
+    t0 = time.perf_counter()
+    raw, done = tmp / "raw", tmp / "done"
+    raw.mkdir()
+    done.mkdir()
+    ff("-i", src, "-qscale:v", "2", raw / "%05d.jpg")
+    stages = build_stages(STAGES, **OPTS)
+    states = [None] * len(stages)
+    for path in sorted(raw.iterdir()):
+        frame = np.asarray(Image.open(path).convert("RGB"))
+        y, states = run_chunk(stages, frames_to_tensor([frame]), states)
+        Image.fromarray(tensor_to_frames(y)[0]).save(done / path.name, quality=95)
+    rate = f"{info.fps.numerator}/{info.fps.denominator}"
+    silent = tmp / "silent.mp4"
+    ff("-framerate", rate, "-i", done / "%05d.jpg", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", silent)
+    ff("-i", silent, "-i", src, "-map", "0:v", "-map", "1:a?", "-c", "copy", out)
+    return info.frame_count / (time.perf_counter() - t0)
+
+
+def peak_rss_mb(src: Path, out: Path) -> float:
+    code = ("import resource,sys; from deeperfour.pipeline.embedded import modernize; "
+            f"modernize({str(src)!r}, {str(out)!r}, quiet=True, batch_size=8, allow_random=True); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    ap.add_argument("--seconds", type=int, default=10, help="length of the clip for figures 1-3")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    figures: dict = {"threads": torch.get_num_threads()}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = make_input(args.data, tmp, args.seconds)
+        info = probe(src)
+        figures["clip"] = f"{info.width}x{info.height}, {info.frame_count} frames"
+        s = modernize(src, tmp / "out.mp4", stages=STAGES, quiet=True, **OPTS)
+        figures["pipeline_fps"] = s["fps"]
+        figures["stage_fps"] = {k: v["fps"] for k, v in s["stages"].items()}
+        figures["in_memory_fps"] = round(in_memory_fps(src), 2)
+        figures["efficiency_pct"] = round(100 * s["fps"] / figures["in_memory_fps"], 1)
+        figures["deoldify_style_fps"] = round(deoldify_style(src, tmp / "naive.mp4", tmp), 2)
+        figures["speedup_vs_deoldify_style"] = round(s["fps"] / figures["deoldify_style_fps"], 2)
+        for seconds in (10, 60):
+            longer = src if seconds == args.seconds else make_input(args.data, tmp, seconds)
+            figures[f"peak_rss_mb_{seconds}s"] = round(peak_rss_mb(longer, tmp / f"rss{seconds}.mp4"), 1)
+    for k, v in figures.items():
+        print(f"{k:28s} {v}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Quality benchmark of the lite colorizer and stabilizer against the targets of issue #4 (not a timed test).
+
+    .venv/bin/python tests/bench/bench_quality.py [--frames 60] [--colorizer W] [--stabilizer W] [--out DIR]
+
+For each held-out colour clip (desaturated: the input, the colour original: ground truth) and each B&W film, the
+first --frames frames are run through `colorize` and through `colorize,stabilize` with the embedded pipeline, then
+measured with deeperfour.metrics.evaluate (the code of `deeperfour eval`):
+  colorizer:  colourfulness / ground truth's (target >= 0.6), PSNR vs ground truth minus the grey input's (> 0)
+  stabilizer: 1 - E_warp(stabilized) / E_warp(colorized) (target >= 0.5), PSNR(stabilized vs colorized) >= 30 dB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+HELD_OUT = ["color_video/baseball_vimeo.mp4", "color_video/stanley_cup_riot_scene_cuts.mp4",
+            "color_video/asl_gesture_help.mkv"]
+FILMS = ["bw_film/a_bomb_blast_effects_1952_part.mp4", "bw_film/muybridge_buffalo_running_1883.mp4",
+         "bw_film/winter_scenes_in_holland.mp4"]
+
+
+def write_clip(src: Path, dst: Path, frames: int, grey: bool) -> Path:
+    from deeperfour.metrics.quality import desaturate
+    from deeperfour.video.io import Encoder, read_frames
+    from deeperfour.video.probe import probe
+
+    info = probe(src)
+    enc = Encoder(str(dst), replace(info, frame_count=frames), audio_from=None)
+    for f in islice(read_frames(str(src), info), frames):
+        enc.write(desaturate(f) if grey else np.array(f))
+    enc.close()
+    return dst
+
+
+def run(args) -> dict:
+    from deeperfour.metrics.evaluate import evaluate
+    from deeperfour.pipeline.embedded import modernize
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v for k, v in (("colorize", args.colorizer), ("stabilize", args.stabilizer)) if v}
+    results = {}
+    for rel in HELD_OUT + ([] if args.colorizer_only else FILMS):
+        src = DATA / rel
+        if not src.exists():
+            print(f"skip {rel}: absent", file=sys.stderr)
+            continue
+        name = src.stem
+        colour_gt = rel.startswith("color_video")
+        grey = write_clip(src, out / f"{name}.grey.mp4", args.frames, grey=True)
+        ref = write_clip(src, out / f"{name}.ref.mp4", args.frames, grey=False) if colour_gt else None
+        colorized, stabilized = out / f"{name}.colorized.mp4", out / f"{name}.stabilized.mp4"
+        modernize(grey, colorized, stages=["colorize"], weights=weights, quiet=True)
+        r, row = {}, {}
+        if not args.colorizer_only:
+            modernize(grey, stabilized, stages=["colorize", "stabilize"], weights=weights, quiet=True)
+            r["stabilized"] = s = evaluate(stabilized, grey, colorized)
+            row = {
+                "e_warp_colorized": s["reference"]["e_warp"],
+                "e_warp_stabilized": s["output"]["e_warp"],
+                "e_warp_cut": 1 - s["output"]["e_warp"] / s["reference"]["e_warp"],
+                "psnr_stabilized_vs_colorized": s["output"]["psnr"],
+                "cdc_colorized": s["reference"]["cdc"],
+                "cdc_stabilized": s["output"]["cdc"],
+            }
+        if ref is not None:
+            r["colorized"] = c = evaluate(colorized, grey, ref)
+            row.update(
+                colourfulness_ratio=c["output"]["colorfulness"] / c["reference"]["colorfulness"],
+                psnr_colorized=c["output"]["psnr"],
+                psnr_grey=c["input"]["psnr"],
+            )
+        results[name] = {"summary": row, "metrics": r}
+        print(name, json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--colorizer", help="colorizer weights (default: the installed colorizer-lite)")
+    p.add_argument("--stabilizer", help="stabilizer weights (default: the installed stabilizer-lite)")
+    p.add_argument("--out", default="/tmp/deeperfour-bench-quality")
+    p.add_argument("--json", help="write every figure here")
+    p.add_argument("--colorizer-only", action="store_true", help="skip the stabilizer (colour clips only)")
+    args = p.parse_args(argv)
+    results = run(args)
+    if args.json:
+        from deeperfour.metrics.cli import write_json
+
+        write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

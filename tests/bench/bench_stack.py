@@ -1,0 +1,100 @@
+"""Distributed stack vs embedded mode on the same clip, and a chunk-size sweep (prints figures, asserts nothing).
+
+    python tests/bench/bench_stack.py [--clip film.mp4] [--seconds 4] [--size 320x240] [--chunks 8,16,48]
+
+Starts a private stack (deeperfour.stack, free ports) with .mar files built from model_store/ weights (or the
+presets' seeded random init when none are installed: same cost, meaningless pictures). Stack time is wall time from
+submit to SUCCEEDED: upload, split, every chunk through the model servers, assembly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+SERVERS = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
+
+
+def weights_for(tmp: Path) -> tuple[dict[str, Path], str]:
+    from safetensors.torch import save_file
+
+    from deeperfour.config import model_store
+    from deeperfour.models.registry import build_model, get_preset
+
+    out, random = {}, []
+    for stage in SERVERS:
+        preset = get_preset(stage, "lite")
+        path = model_store() / f"{preset.name}.safetensors"
+        if not path.is_file():
+            path = tmp / f"{preset.name}.safetensors"
+            save_file({k: v.contiguous() for k, v in build_model(preset).state_dict().items()}, str(path))
+            random.append(preset.name)
+        out[stage] = path
+    return out, ("seeded random init for " + ", ".join(random)) if random else "model_store weights"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clip", help="input film (default: a generated 2-shot grey clip with sound)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of the generated clip")
+    parser.add_argument("--size", default="320x240", help="size of the generated clip")
+    parser.add_argument("--stages", default="colorize,stabilize")
+    parser.add_argument("--chunks", default="8,16,48", help="chunk sizes to sweep (frames)")
+    parser.add_argument("--data", help="ignored (Makefile compatibility)")
+    args = parser.parse_args()
+
+    from deeperfour.client import Client
+    from deeperfour.pipeline.embedded import modernize
+    from deeperfour.serving.archive import build_mars
+    from deeperfour.stack import Ports, Stack
+    from deeperfour.video.probe import probe
+    from tests.conftest import make_clip
+
+    stages = args.stages.split(",")
+    tmp = Path(tempfile.mkdtemp(prefix="deeperfour-bench-"))
+    w, h = (int(v) for v in args.size.split("x"))
+    clip = Path(args.clip) if args.clip else make_clip(tmp / "clip.mp4", size=(w, h), shots=2,
+                                                        shot_seconds=args.seconds / 2)
+    info = probe(clip)
+    weights, origin = weights_for(tmp)
+    print(f"clip {clip.name}: {info.width}x{info.height}, {info.frame_count} frames; stages {args.stages}; {origin}")
+
+    t = time.perf_counter()
+    modernize(clip, tmp / "embedded.mp4", stages=stages, weights={k: str(v) for k, v in weights.items()}, quiet=True)
+    embedded = time.perf_counter() - t
+    print(f"embedded: {embedded:.1f} s, {info.frame_count / embedded:.2f} frames/s")
+
+    build_mars(tmp / "store", {SERVERS[s]: p for s, p in weights.items()})
+    stack = Stack(tmp / "run", tmp / "store", ports=Ports.free(), orchestrators=2,
+                  group=f"bench-{uuid.uuid4().hex[:8]}",
+                  extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000", "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500"})
+    t = time.perf_counter()
+    stack.start(timeout=300)
+    print(f"stack up in {time.perf_counter() - t:.1f} s (logs: {stack.logs})")
+    rows = []
+    try:
+        with Client(stack.gateway_address(), token=stack.token) as client:
+            for chunk in [int(c) for c in args.chunks.split(",")]:
+                t = time.perf_counter()
+                job = client.submit(clip, stages=stages, chunk_frames=chunk).wait(timeout=3600)
+                seconds = time.perf_counter() - t
+                fps = info.frame_count / seconds
+                rows.append((chunk, job.info.chunks_total, seconds, fps, 100 * embedded / seconds))
+                print(f"stack, chunk {chunk:3d} frames: {job.info.chunks_total:3d} chunks, {seconds:6.1f} s, "
+                      f"{fps:6.2f} frames/s, {100 * embedded / seconds:5.1f} % of embedded", flush=True)
+    finally:
+        stack.stop()
+    best = max(rows, key=lambda r: r[3])
+    print(f"best: chunk {best[0]} frames, {best[3]:.2f} frames/s = {best[4]:.0f} % of embedded (target >= 80 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

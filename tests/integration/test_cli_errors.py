@@ -1,0 +1,100 @@
+"""Bad input through the real `deeperfour` command: one line on stderr, non-zero exit, no output file left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ffmpeg
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "deeperfour", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def assert_clean_failure(result, out_dir: Path, words: str):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert words in lines[0].lower(), lines[0]
+    leftovers = [p.name for p in out_dir.iterdir() if p.name.startswith(("out", ".deeperfour"))]
+    assert not leftovers, leftovers
+
+
+def make_bad(kind: str, tmp_path: Path, clip) -> Path:
+    if kind == "missing":
+        return tmp_path / "nope.mp4"
+    if kind == "not_a_video":
+        p = tmp_path / "notes.mp4"
+        p.write_text("these are not frames\n" * 100)
+        return p
+    if kind == "audio_only":
+        p = tmp_path / "sound.m4a"
+        ffmpeg("-f", "lavfi", "-t", "1", "-i", "sine=frequency=440", "-c:a", "aac", str(p))
+        return p
+    if kind == "zero_frames":
+        p = tmp_path / "empty.mp4"
+        ffmpeg("-f", "lavfi", "-t", "1", "-i", "testsrc2=size=64x48", "-f", "lavfi", "-t", "1", "-i", "sine",
+               "-frames:v", "0", "-c:v", "libx264", "-c:a", "aac", str(p))
+        return p
+    if kind in ("truncated_index", "truncated_data"):
+        src = clip("whole.mp4", shots=2, shot_seconds=1.5, size=(160, 120),
+                   extra=["-movflags", "+faststart"] if kind == "truncated_data" else [])
+        data = src.read_bytes()
+        p = tmp_path / f"{kind}.mp4"
+        p.write_bytes(data[: len(data) // 2])
+        return p
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind,words", [
+    ("missing", "no such file"), ("not_a_video", "not a readable video"), ("audio_only", "audio-only"),
+    ("zero_frames", "zero frames"), ("truncated_index", "not a readable video"), ("truncated_data", "truncated"),
+])
+def test_bad_input(kind, words, tmp_path, clip):
+    src = make_bad(kind, tmp_path, clip)
+    out_dir = tmp_path / "outdir"
+    out_dir.mkdir()
+    assert_clean_failure(run_cli("modernize", src, "-o", out_dir / "out.mp4", "--random-weights"), out_dir, words)
+
+
+def test_unwritable_output_directory(tmp_path, clip):
+    src = clip("in.mp4")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere; covered by the missing-directory case")
+        assert_clean_failure(run_cli("modernize", src, "-o", locked / "out.mp4", "--random-weights"), locked, "not writable")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_missing_output_directory(tmp_path, clip):
+    src = clip("in.mp4")
+    r = run_cli("modernize", src, "-o", tmp_path / "no" / "such" / "out.mp4", "--random-weights")
+    assert_clean_failure(r, tmp_path, "does not exist")
+
+
+def test_output_equal_to_input(tmp_path, clip):
+    src = clip("in.mp4")
+    before = src.read_bytes()
+    r = run_cli("modernize", src, "-o", src, "--random-weights")
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "is the input" in r.stderr
+    assert src.read_bytes() == before
+
+
+def test_success_prints_summary(tmp_path, clip):
+    src = clip("in.mp4")
+    r = run_cli("modernize", src, "-o", tmp_path / "ok.mp4", "--random-weights", "--batch-size", "4")
+    assert r.returncode == 0, r.stderr
+    assert "frames" in r.stdout and (tmp_path / "ok.mp4").stat().st_size > 0
+    assert "modernize" in r.stderr  # the progress bar
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".deeperfour")]

@@ -1,0 +1,146 @@
+"""Embedded pipeline end to end with the real ffmpeg: what goes in comes out with its frames, rate, size and sound."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from deeperfour.pipeline.embedded import modernize
+from deeperfour.pipeline.runner import frames_to_tensor
+from deeperfour.video.io import read_frames
+from deeperfour.video.probe import probe
+from deeperfour.video.shots import ShotDetector
+
+LOSSLESS = dict(codec="ffv1", pix_fmt="gbrp")  # exact frames, so tests can compare pixels
+FAST = dict(quiet=True, allow_random=True, batch_size=4, chunk_frames=8)
+
+
+def frames(path):
+    return np.stack(list(read_frames(str(path), probe(path))))
+
+
+def packets(path):
+    """Every audio stream's packet payloads, per stream."""
+    with av.open(str(path)) as c:
+        out = {s.index: [] for s in c.streams.audio}
+        for p in c.demux(*c.streams.audio):
+            if p.size:
+                out[p.stream.index].append(bytes(p))
+    return list(out.values())
+
+
+def shot_starts(path):
+    info = probe(path)
+    detector = ShotDetector(fps=float(info.fps))
+    return [i for i, f in enumerate(read_frames(str(path), info)) if detector.push(f)]
+
+
+def test_frames_rate_size_and_audio_are_kept(clip, tmp_path):
+    src = clip("in.mp4", size=(96, 64), shots=2, audio_tracks=1)
+    out = tmp_path / "out.mp4"
+    summary = modernize(src, out, **FAST)
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.fps, b.frame_count) == (a.width, a.height, a.fps, a.frame_count)
+    assert summary["frames"] == a.frame_count and summary["shots"] == 2
+    assert packets(out) == packets(src) and len(packets(src)[0]) > 10
+    assert frames(out).std(axis=(0, 1, 2)).min() > 0  # colorized: not an empty or constant picture
+
+
+def test_stabilizer_restarts_at_every_cut(clip, tmp_path):
+    src = clip("cuts.mp4", shots=3, shot_seconds=0.6)
+    starts = shot_starts(src)
+    assert len(starts) == 3
+    colorized = frames(modernize(src, tmp_path / "c.mkv", stages="colorize", **FAST, **LOSSLESS) and tmp_path / "c.mkv")
+    stabilized = frames(modernize(src, tmp_path / "s.mkv", **FAST, **LOSSLESS) and tmp_path / "s.mkv")
+    for s in starts:  # O_0 = P_0: the first stabilized frame of each shot is that shot's colorized frame
+        np.testing.assert_array_equal(stabilized[s], colorized[s])
+    later = [s + 3 for s in starts]
+    assert any(not np.array_equal(stabilized[t], colorized[t]) for t in later), "the stabilizer never ran"
+
+
+def test_chunking_does_not_change_frames(clip, tmp_path):
+    """State carried across chunk boundaries: 3-frame chunks give the single-chunk result."""
+    src = clip("long.mp4", shots=1, shot_seconds=1.0)
+    one = frames(modernize(src, tmp_path / "a.mkv", **{**FAST, "chunk_frames": 64}, **LOSSLESS) and tmp_path / "a.mkv")
+    many = frames(modernize(src, tmp_path / "b.mkv", **{**FAST, "chunk_frames": 3}, **LOSSLESS) and tmp_path / "b.mkv")
+    np.testing.assert_array_equal(one, many)
+
+
+def test_second_run_is_identical(clip, tmp_path):
+    src = clip("det.mp4")
+    modernize(src, tmp_path / "1.mkv", **FAST, **LOSSLESS)
+    modernize(src, tmp_path / "2.mkv", **FAST, **LOSSLESS)
+    np.testing.assert_array_equal(frames(tmp_path / "1.mkv"), frames(tmp_path / "2.mkv"))
+
+
+def test_cartoonize_then_stabilize_again(clip, tmp_path):
+    src = clip("toon.mp4", shots=1, shot_seconds=0.4)
+    out = tmp_path / "toon_out.mp4"
+    summary = modernize(src, out, stages="colorize,stabilize,cartoonize,stabilize", **FAST)
+    assert probe(out).frame_count == probe(src).frame_count
+    assert set(summary["stages"]) == {"colorize", "stabilize", "cartoonize"}
+
+
+@pytest.mark.parametrize("case", ["odd_size", "several_audio_and_subtitles", "no_audio", "rotation", "vfr"])
+def test_awkward_input_is_processed(case, clip, tmp_path):
+    if case == "odd_size":
+        src = clip("odd.mp4", size=(97, 63))
+    elif case == "several_audio_and_subtitles":
+        src = clip("multi.mkv", audio_tracks=2, subtitles=True)
+    elif case == "no_audio":
+        src = clip("silent.mp4", audio_tracks=0)
+    elif case == "rotation":
+        from tests.conftest import ffmpeg
+
+        plain = clip("plain.mp4", size=(96, 64))
+        src = tmp_path / "rot.mp4"
+        ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(src))
+    else:  # variable frame rate: every third frame is held twice as long
+        src = clip("vfr.mkv", filters="setpts=(N+floor(N/3))/25/TB", extra=["-fps_mode", "vfr"])
+    out = tmp_path / ("out" + src.suffix)
+    modernize(src, out, **FAST)
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height) == (a.width, a.height)
+    assert b.frame_count == a.frame_count
+    assert (b.audio_streams, b.subtitle_streams) == (a.audio_streams, a.subtitle_streams)
+    if case == "several_audio_and_subtitles":
+        assert packets(out) == packets(src)
+    if case == "vfr":
+        assert a.variable_frame_rate and abs(b.duration - a.duration) < 0.1
+
+
+@pytest.mark.slow
+def test_a_film_of_several_minutes(clip, tmp_path):
+    src = clip("long.mp4", size=(64, 48), shots=3, shot_seconds=50, fps="12")  # 2.5 minutes, 1800 frames
+    out = tmp_path / "long_out.mp4"
+    summary = modernize(src, out, **{**FAST, "chunk_frames": 32, "batch_size": 16})
+    assert summary["frames"] == probe(src).frame_count == probe(out).frame_count
+    assert packets(out) == packets(src)
+
+
+def test_real_old_film(shared_data, tmp_path):
+    src = shared_data / "bw_film" / "muybridge_buffalo_running_1883.mp4"  # variable frame rate, with sound
+    out = tmp_path / "buffalo.mp4"
+    modernize(src, out, **FAST)
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.frame_count) == (a.width, a.height, a.frame_count)
+    assert packets(out) == packets(src)
+    rgb = frames(out).astype(np.float32)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 0.5  # no longer grey
+
+
+def test_real_color_clip_with_a_cut(shared_data, tmp_path):
+    src = shared_data / "color_video" / "stanley_cup_riot_scene_cuts.mp4"
+    out = tmp_path / "riot.mkv"
+    modernize(src, out, **FAST)
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.fps, b.frame_count) == (a.width, a.height, a.fps, a.frame_count)
+    assert packets(out) == packets(src)
+
+
+def test_frames_to_tensor_layout():
+    f = np.zeros((2, 4, 6, 3), np.uint8)
+    f[1, 2, 3] = (255, 0, 128)
+    t = frames_to_tensor(f)
+    assert t.shape == (2, 3, 4, 6) and t[1, 0, 2, 3] == 1.0 and t[1, 2, 2, 3] == 128 / 255
