@@ -38,10 +38,18 @@ def make_bad(kind: str, tmp_path: Path, clip) -> Path:
         p = tmp_path / "sound.m4a"
         ffmpeg("-f", "lavfi", "-t", "1", "-i", "sine=frequency=440", "-c:a", "aac", str(p))
         return p
-    if kind == "zero_frames":
-        p = tmp_path / "empty.mp4"
-        ffmpeg("-f", "lavfi", "-t", "1", "-i", "testsrc2=size=64x48", "-f", "lavfi", "-t", "1", "-i", "sine",
-               "-frames:v", "0", "-c:v", "libx264", "-c:a", "aac", str(p))
+    if kind == "zero_frames":  # a Matroska file whose video track holds no frame (ffmpeg cannot write one)
+        import av
+
+        src = clip("donor.mp4")
+        p = tmp_path / "empty.mkv"
+        with av.open(str(src)) as s, av.open(str(p), "w") as out:
+            out.add_stream_from_template(s.streams.video[0])
+            audio = out.add_stream_from_template(s.streams.audio[0])
+            for packet in s.demux(s.streams.audio[0]):
+                if packet.dts is not None:
+                    packet.stream = audio
+                    out.mux(packet)
         return p
     if kind in ("truncated_index", "truncated_data"):
         src = clip("whole.mp4", shots=2, shot_seconds=1.5, size=(160, 120),

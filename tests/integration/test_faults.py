@@ -54,3 +54,23 @@ def test_model_server_killed_and_restarted(client, clips, embedded, stack, tmp_p
     np.testing.assert_array_equal(frames(out), frames(embedded(clips["long"], stages, 1000)))
     logs = "".join(stack.logs.joinpath(f"orchestrator-{i}.log").read_text() for i in range(2))
     assert "retrying" in logs  # the outage was seen and ridden out, not missed
+
+
+def test_sigterm_finishes_the_chunk_in_hand(client, clips, embedded, stack, tmp_path):
+    stages = ("colorize", "stabilize")
+    job = client.submit(clips["long"], stages=list(stages), chunk_frames=3)
+    busy = wait_for(lambda: next((str(i) for i in range(2) if _chunk_lines(stack, i, job.id)), None), 120,
+                    "a first finished chunk", interval=0.05)
+    name = f"orchestrator-{busy}"
+    since = stack.log_size(name)
+    stack.kill(name, signal.SIGTERM)
+    assert stack.procs[name].wait(timeout=120) == 0
+    tail = stack.logs.joinpath(f"{name}.log").read_bytes()[since:].decode()
+    assert "finished the message in hand" in tail and "Traceback" not in tail
+    job.wait(timeout=240)
+    out = job.download(tmp_path / "out.mp4")
+    np.testing.assert_array_equal(frames(out), frames(embedded(clips["long"], stages, 1000)))
+    time.sleep(5)  # members leave and join the (tansu) group at least 5 s apart
+    since = stack.log_size(name)
+    stack.start_orchestrator(int(busy))
+    stack.wait_orchestrator(int(busy), 90, since=since)

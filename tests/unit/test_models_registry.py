@@ -14,9 +14,8 @@ LITE = ["colorizer-lite", "stabilizer-lite", "cartoonizer-lite"]
 
 
 def test_presets():
-    assert set(PRESETS) == {
-        "deoldify-video", "deoldify-artistic", "colorizer-lite", "lai2018", "stabilizer-lite", "cartoongan", "cartoonizer-lite"
-    }
+    assert set(PRESETS) == {"deoldify-video", "deoldify-artistic", "colorizer-lite", "lai2018", "stabilizer-lite",
+                            "cartoongan", "cartoonizer-lite"}
     for name, p in PRESETS.items():
         assert isinstance(p, Preset) and p.name == name
         assert p.exact == (p.spec is not None)
@@ -73,6 +72,8 @@ def test_load_model_from_store_name_and_path(tmp_path, monkeypatch):
         load_model("stabilize", weights="missing")
     with pytest.raises(WeightsError, match="does not fit colorizer-lite"):
         load_model("colorize", weights="mine")
+    with pytest.raises(WeightsError, match="import it first"):
+        load_model("stabilize", weights=str(tmp_path / "lai.pth"))
 
 
 def test_cartoongan_styles(tmp_path, monkeypatch):

@@ -1,7 +1,5 @@
 """Frame adapters against ../shared/specs/preprocessing: DeOldify's full-frame path, CartoonGAN's test.py path."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -83,7 +81,8 @@ def photo(name: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "name,size", [("photos/pexels_cc0/resnet_coffee.jpg", (300, 450)), ("photos/pexels_cc0/inception_cat.jpg", (450, 299))]
+    "name,size",
+    [("photos/pexels_cc0/resnet_coffee.jpg", (300, 450)), ("photos/pexels_cc0/inception_cat.jpg", (450, 299))],
 )
 def test_cartoongan_preprocessing(name, size):
     """Long side 450 with int() truncation (rounding would give 301 / 300), BICUBIC, BGR, [-1, 1]."""

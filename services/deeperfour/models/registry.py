@@ -54,7 +54,9 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset("lai2018", "stabilize", True, "lai_transformnet", {}, TransformNetConfig()),
         # Runs at 1/4 of the frame size; its residual is upsampled onto the full-size frame.
-        Preset("stabilizer-lite", "stabilize", False, None, {}, TransformNetConfig(nf=16, blocks=2, lstm=32, work_scale=0.25)),
+        Preset(
+            "stabilizer-lite", "stabilize", False, None, {}, TransformNetConfig(nf=16, blocks=2, lstm=32, work_scale=0.25)
+        ),
         Preset("cartoongan", "cartoonize", True, "cartoongan", {"long_side": 450}, CartoonGANConfig()),
         Preset("cartoonizer-lite", "cartoonize", False, None, {"long_side": 360}, CartoonGANConfig(nf=16, blocks=4)),
     ]

@@ -37,12 +37,18 @@ def installed_name(preset: Preset, style: str | None = None) -> str:
     return f"{preset.name}-{style.lower()}" if style else preset.name
 
 
-def resolve_weights(preset: Preset, weights: str | None, *, style: str | None = None, store: Path | None = None) -> Path | None:
+def resolve_weights(
+    preset: Preset, weights: str | None, *, style: str | None = None, store: Path | None = None
+) -> Path | None:
     """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent)."""
     store = Path(store) if store else model_store()
     if weights is None:
         path = store / f"{installed_name(preset, style)}.safetensors"
         return path if path.is_file() else None
+    if weights.endswith((".pth", ".pt", ".pkl")):
+        raise WeightsError(
+            f"{weights} is a PyTorch checkpoint: import it first (deeperfour weights import {weights} --model …)"
+        )
     if weights.endswith(".safetensors") or os.sep in weights:
         path = Path(weights)
     else:
@@ -75,7 +81,8 @@ class KeyReport:
 
     def summary(self) -> str:
         parts = []
-        for what, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("wrong shape", self.mismatched)):
+        kinds = (("missing", self.missing), ("unexpected", self.unexpected), ("wrong shape", self.mismatched))
+        for what, keys in kinds:
             if keys:
                 parts.append(f"{len(keys)} {what} (e.g. {keys[0]})")
         return ", ".join(parts)
@@ -167,7 +174,12 @@ def import_checkpoint(source: str | Path, model: str, store: str | Path | None =
     store = Path(store) if store else model_store()
     store.mkdir(parents=True, exist_ok=True)
     target = store / f"{target_name}.safetensors"
-    meta = {"preset": preset.name, "style": style.lower(), "source": str(source.resolve()), "source_sha256": sha256(source)}
+    meta = {
+        "preset": preset.name,
+        "style": style.lower(),
+        "source": str(source.resolve()),
+        "source_sha256": sha256(source),
+    }
     fd, tmp = tempfile.mkstemp(prefix=f".{target_name}.", suffix=".tmp", dir=store)
     os.close(fd)
     try:

@@ -27,7 +27,7 @@ def add_weights_command(subparsers) -> None:
         required=True,
         help=f"{'|'.join(IMPORTABLE)}; CartoonGAN needs its style: cartoongan:{'|'.join(STYLES)}",
     )
-    imp.add_argument("--store", default=None, help="model store folder (default: DEEPERFOUR_MODEL_STORE or model_store/)")
+    imp.add_argument("--store", default=None, help="model store (default: DEEPERFOUR_MODEL_STORE or model_store/)")
     imp.set_defaults(func=run_import)
 
     ls = sub.add_parser("list", help="installed weights, and what each stage uses by default")

@@ -88,13 +88,16 @@ class Orchestrator:
                         except Exception as e:  # partition moved during a rebalance: the next owner redoes it
                             log.warning("commit of %s@%d failed: %s", tp, record.offset, e)
         finally:
+            if self.stopping:
+                log.info("SIGTERM: finished the message in hand, leaving the group")
             self.producer.flush()
             self.consumer.close()
             self.producer.close()
             log.info("stopped")
 
     def stop(self) -> None:
-        log.info("SIGTERM: finishing the message in hand")
+        """SIGTERM: poll no more; the message in hand is finished and committed first (no logging here: a signal
+        handler must not take the logging lock the interrupted code may hold)."""
         self.stopping = True
 
     def handle(self, topic: str, value: bytes) -> None:

@@ -15,6 +15,16 @@ TRAINERS = {
 CONFIGS = Path(__file__).parent / "configs"
 
 
+def config_path(config) -> Path:
+    """A config file, or the name of a shipped one ('cpu-colorizer' -> configs/cpu-colorizer.yaml)."""
+    path = Path(config)
+    if not path.exists():
+        for candidate in (CONFIGS / path.name, CONFIGS / f"{path.name}.yaml"):
+            if candidate.exists():
+                return candidate
+    return path
+
+
 def trainer_class(model: str):
     import importlib
 
@@ -27,6 +37,7 @@ def train(model: str, config, out_dir=None, *, resume: bool = True, export=None,
     """Run (or resume) one training; returns a summary dict. `overrides` replace config keys (e.g. steps)."""
     from deeperfour.train.common import load_config, seed_everything
 
+    config = config_path(config)
     cfg = {**load_config(config), **(overrides or {})}
     seed_everything(int(cfg.get("seed", 0)))
     out_dir = Path(out_dir or Path("runs") / f"{model}-{Path(config).stem}")
@@ -44,6 +55,8 @@ def run_train(args) -> int:
         )
         export = str(model_store() / f"{preset.name}.safetensors")
     overrides = {"steps": args.steps} if args.steps else {}
+    if args.max_minutes is not None:
+        overrides["max_minutes"] = args.max_minutes
     result = train(args.model, args.config, args.out, resume=not args.restart, export=export, overrides=overrides)
     print(json.dumps(result, indent=2))
     return 0
@@ -58,9 +71,10 @@ def add_train_command(subparsers) -> None:
         "checkpoint in --out when there is one.",
     )
     p.add_argument("model", choices=sorted(TRAINERS))
-    p.add_argument("--config", required=True, help="training config, e.g. configs/cpu-colorizer.yaml")
+    p.add_argument("--config", required=True, help="training config file, or a shipped one by name: cpu-colorizer, gpu-stabilizer, …")
     p.add_argument("--out", help="run folder for the checkpoint and log.jsonl (default runs/<model>-<config>)")
     p.add_argument("--export", help="write the trained weights here (safetensors); 'store' = model_store/<preset>")
     p.add_argument("--steps", type=int, help="override the config's number of steps")
+    p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after this many minutes")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     p.set_defaults(func=run_train)

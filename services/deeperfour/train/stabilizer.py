@@ -85,8 +85,8 @@ class StabilizerData:
         if "colorizer" in self.kinds:
             try:
                 self.colorizer = processors.ColorizerProcessor(cfg.get("colorizer_weights"))
-            except WeightsError:
-                say("no trained colorizer weights found: training without the 'colorizer' processor")
+            except WeightsError as e:
+                say(f"no usable colorizer weights ({e}): training without the 'colorizer' processor")
                 self.kinds.remove("colorizer")
         self.flow = FlowEstimator()
         self.rng = rng

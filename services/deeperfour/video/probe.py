@@ -70,7 +70,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         tb = stream.time_base or Fraction(1, 1)
         start = float(stream.start_time * tb) if stream.start_time else 0.0
         # Container counts miss frames an edit list hides (and Matroska has none): count what will be shown.
-        frame_count, duration = _scan_packets(path)
+        frame_count, duration, present = _scan_packets(path)
+        if stream.frames and present < stream.frames:
+            raise InputError(f"{path}: truncated: the index lists {stream.frames} frames but only {present} are in the file")
         if frame_count <= 0:
             raise InputError(f"{path}: the video stream has zero frames")
         fps, vfr = _frame_rate(stream, frame_count, duration)
@@ -81,21 +83,23 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         )
 
 
-def _scan_packets(path: str) -> tuple[int, float]:
-    """(frame count, duration in seconds) of the first video stream as presented, from its packets (no decoding).
+def _scan_packets(path: str) -> tuple[int, float, int]:
+    """(frame count, duration in seconds) of the first video stream as presented, and the number of packets in the
+    file, from its packets (no decoding).
 
     Packets before the stream's start time (hidden by an edit list) are not presented, so they are not counted.
     """
-    count, last = 0, 0.0
+    count, last, present = 0, 0.0, 0
     with av.open(path) as c:
         stream = c.streams.video[0]
         tb = stream.time_base
         start = stream.start_time or 0
         for p in c.demux(stream):
+            present += bool(p.size)
             if p.size and p.pts is not None and p.pts >= start:
                 count += 1
                 last = max(last, float((p.pts - start + (p.duration or 0)) * tb))
-    return count, last
+    return count, last, present
 
 
 def _reason(e: Exception) -> str:
