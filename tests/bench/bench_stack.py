@@ -79,7 +79,8 @@ def main() -> int:
     build_mars(tmp / "store", {SERVERS[s]: p for s, p in weights.items()})
     stack = Stack(tmp / "run", tmp / "store", ports=Ports.free(), orchestrators=2,
                   group=f"bench-{uuid.uuid4().hex[:8]}",
-                  extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000", "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500"})
+                  extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                             "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500"})
     t = time.perf_counter()
     stack.start(timeout=300)
     print(f"stack up in {time.perf_counter() - t:.1f} s (logs: {stack.logs})")

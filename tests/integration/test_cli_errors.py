@@ -106,3 +106,23 @@ def test_success_prints_summary(tmp_path, clip):
     assert "frames" in r.stdout and (tmp_path / "ok.mp4").stat().st_size > 0
     assert "modernize" in r.stderr  # the progress bar
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".deeperfour")]
+
+
+def test_ctrl_c_leaves_nothing(tmp_path, clip):
+    import signal
+    import time
+
+    src = clip("in.mp4", shots=2, shot_seconds=6)
+    out_dir = tmp_path / "outdir"
+    out_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "deeperfour", "modernize", str(src), "-o", str(out_dir / "out.mp4"),
+                             "--random-weights"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.name.startswith(".deeperfour") for p in out_dir.iterdir()):
+        time.sleep(0.2)  # wait until the encoder has started writing its temporary file
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []

@@ -83,7 +83,8 @@ def test_stabilizer_chunks_with_state_equal_the_embedded_runner(tmp_path, s3, mo
         reply = call(handler, context, types_pb2.StageRequest(
             stage="stabilize", bucket="deeperfour", input_key=f"t/colorize/{k}", source_key=f"t/source/{k}",
             state_in_key=f"t/state/{k - 1}" if k else "", state_out_key=f"t/state/{k}", output_key=f"t/out/{k}"))
-        assert not reply.error and reply.frame_count == b - a and reply.state_out_key == f"t/state/{k}"
+        assert not reply.error and reply.frame_count == b - a and reply.state.key == f"t/state/{k}"
+        assert set(reply.state.tensors) >= {"last_input", "last_output"} and reply.state.size_bytes > 0
         outputs.append(chunkcodec.decode(s3.get(reply.output_key)))
 
     stage = build_stage("stabilize", weights=weights)

@@ -43,9 +43,11 @@ class CopyModels:
         self.requests.append(request)
         self.fail(request, len(self.requests))
         self.storage.put(request.output_key, self.storage.get(request.input_key))
+        reply = types_pb2.StageResponse(output_key=request.output_key)
         if request.stage == "stabilize":
             self.storage.put(request.state_out_key, b"state")
-        return types_pb2.StageResponse(output_key=request.output_key)
+            reply.state.key = request.state_out_key
+        return reply
 
 
 @pytest.fixture
@@ -83,7 +85,8 @@ def test_stages_are_chained_with_deterministic_keys_and_state(app):
     o.handle(kafka.READY, ready_chunk(o.storage, chunk=1).SerializeToString())
     colorize, stabilize = o.models.requests
     base = f"jobs/{JOB}"
-    assert (colorize.input_key, colorize.output_key) == (f"{base}/source/000000/000001", f"{base}/colorize/000000/000001")
+    assert colorize.input_key == f"{base}/source/000000/000001"
+    assert colorize.output_key == f"{base}/colorize/000000/000001"
     assert stabilize.input_key == colorize.output_key and stabilize.source_key == colorize.input_key
     assert stabilize.state_in_key == f"{base}/state/stabilize/000000/000000"  # the previous chunk's state
     assert stabilize.state_out_key == f"{base}/state/stabilize/000000/000001"

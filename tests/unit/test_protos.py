@@ -21,8 +21,8 @@ def test_torchserve_wire_names():
     fields = {f.name: (f.number, f.type) for f in inference_pb2.PredictionsRequest.DESCRIPTOR.fields}
     assert fields["model_name"] == (1, FieldDescriptor.TYPE_STRING)
     assert fields["model_version"] == (2, FieldDescriptor.TYPE_STRING)
-    assert fields["input"][0] == 3 and inference_pb2.PredictionsRequest.DESCRIPTOR.fields_by_name["input"].message_type \
-        .GetOptions().map_entry
+    input_field = inference_pb2.PredictionsRequest.DESCRIPTOR.fields_by_name["input"]
+    assert fields["input"][0] == 3 and input_field.message_type.GetOptions().map_entry
     assert fields["sequence_id"] == (4, FieldDescriptor.TYPE_STRING)
     response = {f.name: f.number for f in inference_pb2.PredictionResponse.DESCRIPTOR.fields}
     assert response == {"prediction": 1, "sequence_id": 2, "status": 3}

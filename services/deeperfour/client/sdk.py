@@ -22,7 +22,8 @@ def state_name(state: int) -> str:
 
 
 def default_address() -> str:
-    return os.environ.get("DEEPERFOUR_GATEWAY_ADDRESS") or f"127.0.0.1:{os.environ.get('DEEPERFOUR_GATEWAY_PORT', '50051')}"
+    port = os.environ.get("DEEPERFOUR_GATEWAY_PORT", "50051")
+    return os.environ.get("DEEPERFOUR_GATEWAY_ADDRESS") or f"127.0.0.1:{port}"
 
 
 class Client:

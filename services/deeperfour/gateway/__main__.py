@@ -8,7 +8,8 @@ from deeperfour.errors import DeeperFourError
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s service=gateway %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s service=gateway %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         from deeperfour.gateway.server import build_server

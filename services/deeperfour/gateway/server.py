@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import posixpath
 import tempfile
 import time
@@ -101,7 +100,8 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
         job = types_pb2.Job(job_id=job_id, state=types_pb2.JOB_STATE_QUEUED, options=options, input_name=name,
                             input_key=input_key, created_unix_ms=now_ms(), updated_unix_ms=now_ms())
         self.jobs.create(job)
-        self.producer.send(kafka.SUBMITTED, key=job_id.encode(), value=events_pb2.JobSubmitted(job=job).SerializeToString())
+        message = events_pb2.JobSubmitted(job=job).SerializeToString()
+        self.producer.send(kafka.SUBMITTED, key=job_id.encode(), value=message)
         self.producer.flush()
         log.info("job %s submitted: %s, stages %s", job_id, name, ",".join(options.stages))
         return jobs_service_pb2.SubmitJobResponse(job=job)
@@ -120,7 +120,8 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
                                   "(DEEPERFOUR_GATEWAY_MAX_UPLOAD_MB); put the file in the bucket and pass input_uri")
                 tmp.write(message.data)
             if size == 0:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the upload is empty: send the film's bytes after the spec")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              "the upload is empty: send the film's bytes after the spec")
             tmp.flush()
             self.storage.put_file(key, tmp.name)
 

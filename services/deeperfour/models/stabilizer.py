@@ -36,9 +36,10 @@ def stabilize_step(
     """
     H, W = p.shape[-2:]
     size = working_size(H, W, model.config.work_scale)
-    x = torch.cat([p, o_prev, i, i_prev], dim=1)  # (B, 12, H, W)
-    if size != (H, W):
-        x = F.interpolate(x, size, mode="bilinear", align_corners=False, antialias=True)
+    frames = [p, o_prev, i, i_prev]
+    if size != (H, W):  # resize before the cat: a full-size 12-channel copy costs as much as the resize
+        frames = [F.interpolate(f, size, mode="bilinear", align_corners=False, antialias=True) for f in frames]
+    x = torch.cat(frames, dim=1)  # (B, 12, h, w)
     device = next(model.parameters()).device
     if state is not None:
         state = (state[0].to(device), state[1].to(device))

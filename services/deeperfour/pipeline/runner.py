@@ -12,9 +12,13 @@ from deeperfour.pipeline.state import ShotState
 
 
 def frames_to_tensor(frames) -> torch.Tensor:
-    """uint8 (T, H, W, 3) RGB (array or list of arrays) -> float32 (T, 3, H, W) in [0, 1]."""
+    """uint8 (T, H, W, 3) RGB (array or list of arrays) -> float32 (T, 3, H, W) in [0, 1], contiguous.
+
+    Always the same memory layout: convolutions pick kernels by strides, and their float results differ with them,
+    so a layout that depended on where the frames came from would break embedded/distributed parity.
+    """
     arr = np.stack(frames) if isinstance(frames, (list, tuple)) else np.asarray(frames)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def tensor_to_frames(x: torch.Tensor) -> np.ndarray:

@@ -70,12 +70,9 @@ class StageHandler(BaseHandler):
                 results.append(item)
                 continue
             request, frames, source, state = item
-            # Same tensors as the embedded runner: the first stage gets the source tensor itself (channels-last
-            # strides from frames_to_tensor), later ones a contiguous NCHW tensor like a previous stage's output.
-            # The layout matters: convolutions pick other kernels for other strides, and their float results differ.
             source_t = frames_to_tensor(source).to(self.device)
             first = request.input_key == request.source_key
-            frames_t = source_t if first else frames_to_tensor(frames).contiguous().to(self.device)
+            frames_t = source_t if first else frames_to_tensor(frames).to(self.device)
             out, new_state = self.stage(frames_t, source_t, state)
             results.append((request, tensor_to_frames(out.cpu()), new_state))
         return results
@@ -119,10 +116,12 @@ class StageHandler(BaseHandler):
             return types_pb2.StageResponse(error=str(e))
 
     def _store(self, request: types_pb2.StageRequest, frames, state) -> types_pb2.StageResponse:
-        state_key = ""
+        reply = types_pb2.StageResponse(output_key=request.output_key, frame_count=len(frames))
         if self.stage.stateful and state is not None and request.state_out_key:
-            self.storage.put(request.state_out_key, state.to_bytes())
-            state_key = request.state_out_key
+            data = state.to_bytes()
+            self.storage.put(request.state_out_key, data)
+            reply.state.CopyFrom(types_pb2.ShotStateRef(
+                key=request.state_out_key, stage=request.stage, shot_index=request.chunk.shot_index,
+                after_chunk=request.chunk.chunk_index, tensors=sorted(state.tensors), size_bytes=len(data)))
         self.storage.put(request.output_key, chunkcodec.encode(frames))  # last: its presence means "done"
-        return types_pb2.StageResponse(output_key=request.output_key, state_out_key=state_key,
-                                       frame_count=len(frames))
+        return reply

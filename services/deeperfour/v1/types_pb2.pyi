@@ -103,13 +103,29 @@ class StageRequest(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., chunk: _Optional[_Union[ChunkRef, _Mapping]] = ..., bucket: _Optional[str] = ..., input_key: _Optional[str] = ..., source_key: _Optional[str] = ..., state_in_key: _Optional[str] = ..., state_out_key: _Optional[str] = ..., output_key: _Optional[str] = ...) -> None: ...
 
 class StageResponse(_message.Message):
-    __slots__ = ("output_key", "state_out_key", "frame_count", "error")
+    __slots__ = ("output_key", "state", "frame_count", "error")
     OUTPUT_KEY_FIELD_NUMBER: _ClassVar[int]
-    STATE_OUT_KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     output_key: str
-    state_out_key: str
+    state: ShotStateRef
     frame_count: int
     error: str
-    def __init__(self, output_key: _Optional[str] = ..., state_out_key: _Optional[str] = ..., frame_count: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    def __init__(self, output_key: _Optional[str] = ..., state: _Optional[_Union[ShotStateRef, _Mapping]] = ..., frame_count: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ShotStateRef(_message.Message):
+    __slots__ = ("key", "stage", "shot_index", "after_chunk", "tensors", "size_bytes")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SHOT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    AFTER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TENSORS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    stage: str
+    shot_index: int
+    after_chunk: int
+    tensors: _containers.RepeatedScalarFieldContainer[str]
+    size_bytes: int
+    def __init__(self, key: _Optional[str] = ..., stage: _Optional[str] = ..., shot_index: _Optional[int] = ..., after_chunk: _Optional[int] = ..., tensors: _Optional[_Iterable[str]] = ..., size_bytes: _Optional[int] = ...) -> None: ...
