@@ -3,6 +3,12 @@
 Importing the package is cheap (no torch, no gRPC); `modernize` loads the pipeline on first use.
 """
 
+import os
+
+# Torch's OpenMP threads otherwise spin while waiting; on a shared CPU (ffmpeg beside us, or other processes) that
+# slowed the lite models 5-15x. Must be set before torch is first imported, hence here.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
 
 

@@ -71,7 +71,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     width, height = map(int, args.size.split("x"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height}, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets.split(","):

@@ -182,3 +182,15 @@ def test_compare_writes_side_by_side_video_and_plot(real_clips, tmp_path, capsys
     png = out.with_suffix(".png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "A:" in capsys.readouterr().out
+
+
+def test_video_psnr_is_that_of_the_mean_mse_so_one_identical_frame_does_not_make_it_infinite():
+    from deeperfour.metrics.evaluate import _VideoStats
+
+    a = np.zeros((8, 8, 3), np.uint8)
+    b = np.full((8, 8, 3), 255 // 10, np.uint8)  # MSE (25.5/255)^2 ≈ 0.01 against a
+    stats = _VideoStats(with_reference=True)
+    stats.push(a, True, None, a)  # a shot's first frame, passed through unchanged
+    stats.push(b, False, None, a)
+    expected = 10 * math.log10(1 / (((25 / 255) ** 2) / 2))
+    assert stats.summary()["psnr"] == pytest.approx(expected)

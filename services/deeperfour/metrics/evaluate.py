@@ -13,7 +13,7 @@ import numpy as np
 
 from deeperfour.errors import InputError
 from deeperfour.metrics import frames as io
-from deeperfour.metrics.quality import colorfulness, psnr, ssim
+from deeperfour.metrics.quality import colorfulness, mse, ssim
 from deeperfour.metrics.temporal import InputFlow, TemporalAccumulator
 
 _END = object()
@@ -42,14 +42,14 @@ class _VideoStats:
     def __init__(self, with_reference: bool):
         self.temporal = TemporalAccumulator()
         self.colorfulness: list[float] = []
-        self.psnr: list[float] | None = [] if with_reference else None
+        self.mse: list[float] | None = [] if with_reference else None
         self.ssim: list[float] | None = [] if with_reference else None
 
     def push(self, frame, new_shot, flows, reference=None):
         self.temporal.push(frame, new_shot, flows)
         self.colorfulness.append(colorfulness(frame))
         if reference is not None:
-            self.psnr.append(psnr(frame, reference))
+            self.mse.append(mse(frame, reference))
             self.ssim.append(ssim(frame, reference))
 
     def summary(self) -> dict:
@@ -58,9 +58,12 @@ class _VideoStats:
             "cdc": self.temporal.cdc,
             "colorfulness": float(np.mean(self.colorfulness)),
         }
-        if self.psnr is not None:
-            # A video's PSNR is the mean of per-frame PSNRs (inf if every frame is identical).
-            out["psnr"] = float(np.mean(self.psnr)) if not all(map(math.isinf, self.psnr)) else math.inf
+        if self.mse is not None:
+            # A video's PSNR is that of its mean squared error over all frames (inf only if every frame is
+            # identical); a mean of per-frame PSNRs would be inf as soon as one frame is, e.g. a shot's first
+            # frame, which the stabilizer passes through unchanged.
+            m = float(np.mean(self.mse))
+            out["psnr"] = math.inf if m == 0 else 10.0 * math.log10(1.0 / m)
             out["ssim"] = float(np.mean(self.ssim))
         return out
 
@@ -76,7 +79,8 @@ def _resize_to(frame: np.ndarray, like: np.ndarray) -> np.ndarray:
 def evaluate(output, input, reference=None) -> dict:
     """Metrics of `output` (a video made from `input`), of `input` itself, and of `reference` (the colour
     original of a desaturated input) when given: {"frames", "shots", "output": {...}, "input": {...},
-    "reference": {...}}. PSNR/SSIM are against the reference."""
+    "reference": {...}}. PSNR (of the mean MSE over all frames) and SSIM (mean over frames) are against the
+    reference."""
     input_frames, input_fps, _ = io.read_video(input)
     streams = {"output": io.read_video(output)[0], "input": input_frames}
     if reference is not None:

@@ -25,10 +25,15 @@ def colorfulness(frame: np.ndarray) -> float:
     return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
 
 
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error over all RGB values in [0,1]."""
+    return float(((_unit(a) - _unit(b)) ** 2).mean())
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB over all RGB values in [0,1]; inf when identical."""
-    mse = float(((_unit(a) - _unit(b)) ** 2).mean())
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    m = mse(a, b)
+    return math.inf if m == 0 else 10.0 * math.log10(1.0 / m)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,8 +46,11 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     win = cv2.getGaussianKernel(11, 1.5)
     win = win @ win.T
 
+    m = 5 if min(x.shape[:2]) > 10 else 0  # the valid region; tiny images keep the reflected border
+
     def filt(img):
-        return cv2.filter2D(img, -1, win, borderType=cv2.BORDER_REFLECT)[5:-5, 5:-5]
+        out = cv2.filter2D(img, -1, win, borderType=cv2.BORDER_REFLECT)
+        return out[m : out.shape[0] - m, m : out.shape[1] - m]
 
     values = []
     for c in range(x.shape[-1]):

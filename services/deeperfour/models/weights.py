@@ -38,10 +38,11 @@ def installed_name(preset: Preset, style: str | None = None) -> str:
 
 
 def resolve_weights(
-    preset: Preset, weights: str | None, *, style: str | None = None, store: Path | None = None
+    preset: Preset, weights: str | os.PathLike | None, *, style: str | None = None, store: Path | None = None
 ) -> Path | None:
     """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent)."""
     store = Path(store) if store else model_store()
+    weights = os.fspath(weights) if weights is not None else None
     if weights is None:
         path = store / f"{installed_name(preset, style)}.safetensors"
         return path if path.is_file() else None
@@ -142,8 +143,9 @@ def _is_state_dict(obj: dict) -> bool:
 
 
 def _first_line(e: BaseException) -> str:
+    """The first sentence of an exception's message (torch's are paragraphs)."""
     text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    return text[0].split(". ")[0].rstrip(".") if text and text[0] else type(e).__name__
 
 
 def import_checkpoint(source: str | Path, model: str, store: str | Path | None = None) -> tuple[Path, KeyReport, int]:
