@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+export OMP_WAIT_POLICY ?= PASSIVE  # torch threads sleep instead of spinning when ffmpeg or others share the CPU
 
 .PHONY: install sysdeps demo test test-unit bench bench-stack protos protos-check mars up down helm-lint k8s images clean
 
@@ -34,6 +35,7 @@ test-unit: install
 
 ## bench: embedded pipeline figures (prints, never asserts)
 bench: install
+	$(BIN)/python tests/bench/bench_models.py --presets colorizer-lite,stabilizer-lite,cartoonizer-lite
 	$(BIN)/python tests/bench/bench_pipeline.py --data $(DATA)
 
 clean:
