@@ -16,14 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[serve,orchestrator,dev]'
 	touch $@
 
-## sysdeps: Java 17 for TorchServe (Debian package); ffmpeg comes from the imageio-ffmpeg wheel
+## sysdeps: Java 17 for TorchServe, libGL for OpenCV (Debian packages); ffmpeg comes from the imageio-ffmpeg wheel
+SYSPKGS = $(shell command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless) \
+          $(shell ldconfig -p | grep -q 'libGL.so.1 ' || echo libgl1) $(shell ldconfig -p | grep -q libglib-2.0.so.0 || echo libglib2.0-0)
 sysdeps:
-	@command -v java >/dev/null 2>&1 || { \
-	  echo "installing openjdk-17-jre-headless (TorchServe needs Java)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
+	@test -z "$(strip $(SYSPKGS))" || { echo "installing $(strip $(SYSPKGS))"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSPKGS); }
 
 ## demo: colorize + stabilize a real old film (or a generated clip) and say where the result is
-demo: install
+demo: install sysdeps
 	$(BIN)/python -m deeperfour.demo --data $(DATA)
 
 ## test: the whole suite (unit, integration against real local servers, chart checks)

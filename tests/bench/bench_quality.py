@@ -77,6 +77,7 @@ def run(args) -> dict:
                 colourfulness_ratio=c["output"]["colorfulness"] / c["reference"]["colorfulness"],
                 psnr_colorized=c["output"]["psnr"],
                 psnr_grey=c["input"]["psnr"],
+                e_warp_ground_truth=c["reference"]["e_warp"],  # the metric's floor on this clip (flow errors)
             )
         results[name] = {"summary": row, "metrics": r}
         print(name, json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
