@@ -72,17 +72,30 @@ def test_bad_input(kind, words, tmp_path, clip):
     assert_clean_failure(run_cli("modernize", src, "-o", out_dir / "out.mp4", "--random-weights"), out_dir, words)
 
 
-def test_unwritable_output_directory(tmp_path, clip):
-    src = clip("in.mp4")
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+def test_unwritable_output_directory(clip):
+    """As root every directory is writable, so root runs the command as `nobody` (setpriv) to see the refusal."""
+    import shutil
+    import tempfile
+
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a directory unwritable")
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    base = Path(tempfile.mkdtemp(prefix="deeperfour-ro-"))
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere; covered by the missing-directory case")
-        assert_clean_failure(run_cli("modernize", src, "-o", locked / "out.mp4", "--random-weights"), locked, "not writable")
+        base.chmod(0o755)
+        src = base / "in.mp4"  # readable by every user (pytest's tmp dirs are private to root)
+        shutil.copyfile(clip("donor.mp4"), src)
+        src.chmod(0o644)
+        locked = base / "locked"
+        locked.mkdir(mode=0o555)
+        result = subprocess.run([*as_user, sys.executable, "-m", "deeperfour", "modernize", str(src), "-o",
+                                 str(locked / "out.mp4"), "--random-weights"], capture_output=True, text=True,
+                                timeout=300, cwd=base)
+        assert_clean_failure(result, locked, "not writable")
     finally:
-        locked.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_missing_output_directory(tmp_path, clip):
