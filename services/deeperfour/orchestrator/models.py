@@ -25,7 +25,7 @@ class ModelServers:
 
         from deeperfour.torchserve import inference_pb2_grpc
 
-        self.addresses = addresses or {stage: env(server, "ADDR", f"127.0.0.1:7070")
+        self.addresses = addresses or {stage: env(server, "ADDR", "127.0.0.1:7070")
                                        for stage, server in SERVERS.items()}
         self.timeout = timeout or env_int("ORCHESTRATOR", "STAGE_TIMEOUT_S", 600)
         options = [("grpc.max_send_message_length", 16 * _MB), ("grpc.max_receive_message_length", 16 * _MB)]

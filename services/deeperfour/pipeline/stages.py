@@ -113,12 +113,12 @@ def build_stage(stage: str, *, preset: str = "lite", weights: str | None = None,
 
 def build_stages(names, *, preset="lite", weights=None, **options) -> list[Stage]:
     """`preset` and `weights` may be one value for every stage or a dict keyed by stage name."""
-    def pick(value, name):
-        return value.get(name, "lite" if value is preset else None) if isinstance(value, dict) else value
+    def pick(value, name, default):
+        return value.get(name, default) if isinstance(value, dict) else value
 
     cache: dict = {}  # a stage listed twice (stabilize after cartoonize) shares one model; stages hold no state
     for name in names:
-        key = (name, pick(preset, name), pick(weights, name))
+        key = (name, pick(preset, name, "lite"), pick(weights, name, None))
         if key not in cache:
             cache[key] = build_stage(name, preset=key[1], weights=key[2], **options)
-    return [cache[(n, pick(preset, n), pick(weights, n))] for n in names]
+    return [cache[(n, pick(preset, n, "lite"), pick(weights, n, None))] for n in names]

@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deeperfour.models import registry
 from deeperfour.train import data
 from deeperfour.train.common import DATA_ROOT, adam
 from deeperfour.train.features import VGGFeatures
@@ -68,8 +67,6 @@ class CartoonizerTrainer(Trainer):
 
     def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
         super().__init__(cfg, out_dir, quiet=quiet)
-        self.preset = registry.get_preset("cartoonize", cfg.get("preset", "lite"))
-        self.model = registry.build_model(self.preset).to(self.device)
         self.disc = Discriminator(int(cfg.get("disc_nf", 32))).to(self.device)
         self.nets = {"model": self.model, "disc": self.disc}
         self.opts = {"model": adam(self.model.parameters(), cfg), "disc": adam(self.disc.parameters(), cfg)}

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deeperfour.models import registry
 from deeperfour.train import data
 from deeperfour.train.common import DATA_ROOT, adam
 from deeperfour.train.loop import Trainer
@@ -139,8 +138,6 @@ class ColorizerTrainer(Trainer):
 
     def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
         super().__init__(cfg, out_dir, quiet=quiet)
-        self.preset = registry.get_preset("colorize", cfg.get("preset", "lite"))
-        self.model = registry.build_model(self.preset).to(self.device)
         self.nets = {"model": self.model}
         self.opts = {"model": adam(self.model.parameters(), cfg)}
         self.data = ColorizerData({"render_factor": self.preset.options["render_factor"], **cfg},

@@ -13,7 +13,8 @@ from deeperfour.train.common import Checkpoint, LossLog, export_weights
 
 
 class Trainer:
-    """Subclasses set self.model (the exported network), self.nets, self.opts and implement step(i) -> losses."""
+    """Subclasses set `stage`, fill self.nets and self.opts and implement step(i) -> losses; self.model (the
+    exported network) is the stage's preset, built here."""
 
     stage = ""
 
@@ -27,6 +28,10 @@ class Trainer:
             from deeperfour.errors import DeeperFourError
 
             raise DeeperFourError("this config asks for device: cuda but no CUDA GPU is available; use a cpu-* config")
+        from deeperfour.models import registry
+
+        self.preset = registry.get_preset(self.stage, cfg.get("preset", "lite"))
+        self.model = registry.build_model(self.preset).to(self.device)
         self.nets: dict = {}
         self.opts: dict = {}
         self.rng = np.random.default_rng(int(cfg.get("seed", 0)))  # the data sampler's; saved in checkpoints

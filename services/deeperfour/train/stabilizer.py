@@ -33,7 +33,6 @@ import torch.nn.functional as F
 
 from deeperfour.errors import WeightsError
 from deeperfour.metrics.temporal import FlowEstimator, grey, occlusion_mask
-from deeperfour.models import registry
 from deeperfour.models.stabilizer import working_size
 from deeperfour.train import data, processors
 from deeperfour.train.common import DATA_ROOT, adam
@@ -133,8 +132,6 @@ class StabilizerTrainer(Trainer):
 
     def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
         super().__init__(cfg, out_dir, quiet=quiet)
-        self.preset = registry.get_preset("stabilize", cfg.get("preset", "lite"))
-        self.model = registry.build_model(self.preset).to(self.device)
         self.nets = {"model": self.model}
         self.opts = {"model": adam(self.model.parameters(), cfg)}
         self.perceptual = PerceptualLoss(cfg.get("features", "vgg16-random"), cfg.get("feature_layer", "relu3_3"),
