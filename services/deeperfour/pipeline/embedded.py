@@ -16,7 +16,7 @@ from pathlib import Path
 from deeperfour.errors import InputError, OutputError
 from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
 from deeperfour.pipeline.stages import STAGE_NAMES, build_stages
-from deeperfour.video.io import CONTAINERS, Encoder, read_frames
+from deeperfour.video.io import Encoder, check_output, read_frames
 from deeperfour.video.probe import probe
 from deeperfour.video.shots import ShotDetector
 
@@ -26,16 +26,9 @@ _END = object()
 def check_paths(input: str, output: str) -> None:
     """Fail fast, before any model is loaded, on output paths that cannot work."""
     out = Path(output)
-    if out.suffix.lower() not in CONTAINERS:
-        raise OutputError(f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}")
     if Path(input).resolve() == out.resolve() or (out.exists() and os.path.samefile(input, out)):
         raise OutputError(f"{output}: output path is the input file; choose another name")
-    if out.is_dir():
-        raise OutputError(f"{output}: is a directory; give a file name such as {out / 'film.mp4'}")
-    if not out.parent.is_dir():
-        raise OutputError(f"{out.parent}: output directory does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise OutputError(f"{out.parent}: output directory is not writable")
+    check_output(output)
 
 
 def modernize(input, output, *, stages=("colorize", "stabilize"), preset="lite", weights=None, style=None,

@@ -78,6 +78,19 @@ def read_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
         )
 
 
+def check_output(output: str) -> None:
+    """Fail fast on an output path that cannot work: unknown container, a directory, missing or read-only parent."""
+    out = Path(output)
+    if out.suffix.lower() not in CONTAINERS:
+        raise OutputError(f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}")
+    if out.is_dir():
+        raise OutputError(f"{output}: is a directory; give a file name such as {out / 'film.mp4'}")
+    if not out.parent.is_dir():
+        raise OutputError(f"{out.parent}: output directory does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise OutputError(f"{out.parent}: output directory is not writable")
+
+
 class Encoder:
     """Encode RGB frames to `output`; `close()` muxes the source's audio/subtitles and publishes the file."""
 
@@ -87,13 +100,8 @@ class Encoder:
         self.info = info
         self.audio_from = audio_from
         self.notes: list[str] = []
+        check_output(output)
         ext = self.output.suffix.lower()
-        if ext not in CONTAINERS:
-            raise OutputError(f"{output}: unsupported output container {ext or '(none)'}; use one of {', '.join(CONTAINERS)}")
-        if not self.output.parent.is_dir():
-            raise OutputError(f"{self.output.parent}: output directory does not exist")
-        if not os.access(self.output.parent, os.W_OK):
-            raise OutputError(f"{self.output.parent}: output directory is not writable")
         self.container = ext
         codec = codec or CONTAINERS[ext][0]
         if pix_fmt is None:  # 4:2:0 needs even sizes; keep odd sizes exact with 4:4:4 instead of padding
