@@ -116,3 +116,15 @@ def test_shipped_weights_load_and_run(preset):
         grey = frames.mean(1, keepdim=True).repeat(1, 3, 1, 1)
         col, _ = s(grey, grey, None)
         assert (col.max(1).values - col.min(1).values).mean() > 0.01
+
+
+def test_fine_tuning_starts_from_the_given_weights(data_root, tmp_path):
+    first = dict(config=CONFIGS / "cpu-stabilizer.yaml", overrides=overrides("stabilizer", data_root, 1))
+    train("stabilizer", first["config"], tmp_path / "a", overrides=first["overrides"], quiet=True,
+          export=tmp_path / "a.safetensors")
+    # lr 0: the fine-tune's step changes nothing, so its export is exactly the weights it started from
+    tune = {**overrides("stabilizer", data_root, 1), "init_weights": str(tmp_path / "a.safetensors"), "lr": 0.0}
+    train("stabilizer", CONFIGS / "cpu-stabilizer-finetune.yaml", tmp_path / "b", overrides=tune, quiet=True,
+          export=tmp_path / "b.safetensors")
+    a, b = load_file(str(tmp_path / "a.safetensors")), load_file(str(tmp_path / "b.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

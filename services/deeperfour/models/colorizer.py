@@ -13,6 +13,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from deeperfour.models import registry
+
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
@@ -55,7 +57,6 @@ def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int) -> torc
     size = 16 * render_factor
     src = frames_to_u8(frames)  # (B, H, W, 3)
     x = torch.stack([model_input(f, size) for f in src])  # (B, 3, S, S)
-    device = next(model.parameters()).device
     with torch.no_grad():
-        y = model(x.to(device)).float().cpu()
+        y = model(registry.model_input(model, x)).float().cpu()
     return u8_to_frames(np.stack([merge_chroma(f, model_output_to_u8(r)) for f, r in zip(src, y)]))

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deeperfour.models import registry
+
 State = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -40,12 +42,11 @@ def stabilize_step(
     if size != (H, W):  # resize before the cat: a full-size 12-channel copy costs as much as the resize
         frames = [F.interpolate(f, size, mode="bilinear", align_corners=False, antialias=True) for f in frames]
     x = torch.cat(frames, dim=1)  # (B, 12, h, w)
-    device = next(model.parameters()).device
-    if state is not None:
-        state = (state[0].to(device), state[1].to(device))
+    if state is not None:  # one layout whether the state stayed in memory or came back from bytes
+        state = (registry.model_input(model, state[0]), registry.model_input(model, state[1]))
     with torch.no_grad():
-        y, (h, c) = model(x.to(device), state)
-    y = y.float().cpu()
+        y, (h, c) = model(registry.model_input(model, x), state)
+    y = y.float().cpu().contiguous()
     if size != (H, W):
         y = F.interpolate(y, (H, W), mode="bilinear", align_corners=False)
-    return p + y, (h.detach().cpu(), c.detach().cpu())
+    return p + y, (h.detach().cpu().contiguous(), c.detach().cpu().contiguous())

@@ -16,8 +16,9 @@ from deeperfour.pipeline.state import ShotState
 STAGE_NAMES = ("colorize", "stabilize", "cartoonize")
 
 
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    return x.clamp(0, 1).mul(255).round_().div_(255)
+def quantize_(x: torch.Tensor) -> torch.Tensor:
+    """In place: clamp to [0, 1] and round to 8-bit levels."""
+    return x.clamp_(0, 1).mul_(255).round_().div_(255)
 
 
 class Stage:
@@ -42,11 +43,11 @@ class Stage:
 
 
 class PerFrameStage(Stage):
-    """Stateless: frames are processed independently, in batches of `batch_size`."""
+    """Stateless: frames are processed independently, in batches of `batch_size`; `apply` returns 8-bit levels."""
 
     def process(self, frames, source, state):
         out = [self.apply(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
-        return quantize(torch.cat(out)), None
+        return torch.cat(out), None
 
     def apply(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -93,7 +94,7 @@ class StabilizeStage(Stage):
                 tensors.update(h=hc[0], c=hc[1])
             state = ShotState(tensors)
             out.append(o)
-        return quantize(torch.cat(out)), state
+        return quantize_(torch.cat(out)), state
 
 
 STAGE_CLASSES = {cls.name: cls for cls in (ColorizeStage, StabilizeStage, CartoonizeStage)}

@@ -57,6 +57,8 @@ def run_train(args) -> int:
     overrides = {"steps": args.steps} if args.steps else {}
     if args.max_minutes is not None:
         overrides["max_minutes"] = args.max_minutes
+    if args.init:
+        overrides["init_weights"] = args.init
     result = train(args.model, args.config, args.out, resume=not args.restart, export=export, overrides=overrides)
     print(json.dumps(result, indent=2))
     return 0
@@ -76,5 +78,6 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--export", help="write the trained weights here (safetensors); 'store' = model_store/<preset>")
     p.add_argument("--steps", type=int, help="override the config's number of steps")
     p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after this many minutes")
+    p.add_argument("--init", help="fine-tune: start from these weights (an installed name or a .safetensors path)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     p.set_defaults(func=run_train)

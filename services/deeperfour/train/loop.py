@@ -31,7 +31,12 @@ class Trainer:
         from deeperfour.models import registry
 
         self.preset = registry.get_preset(self.stage, cfg.get("preset", "lite"))
-        self.model = registry.build_model(self.preset).to(self.device)
+        self.model = registry.build_model(self.preset)
+        if cfg.get("init_weights"):  # fine-tuning: start from exported weights (an installed name or a path)
+            from deeperfour.models import weights
+
+            weights.load_into(self.model, weights.resolve_weights(self.preset, cfg["init_weights"]), self.preset)
+        self.model = self.model.to(self.device)
         self.nets: dict = {}
         self.opts: dict = {}
         self.rng = np.random.default_rng(int(cfg.get("seed", 0)))  # the data sampler's; saved in checkpoints
