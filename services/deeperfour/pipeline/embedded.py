@@ -1,7 +1,8 @@
 """Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
 
-Three threads overlap the work: a reader (ffmpeg decode + shot detection), the caller's thread (inference) and a
-writer (ffmpeg encode). Queues are bounded, so memory stays flat however long the film is.
+Three threads overlap the work: a reader (ffmpeg decode, shot detection, chunks as tensors), the caller's thread
+(inference only: it is the bottleneck) and a writer (back to 8-bit frames, ffmpeg encode). Queues are bounded, so
+memory stays flat however long the film is.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class _Run:
     def __init__(self, info, stages, encoder, chunk_frames, quiet):
         self.info, self.stages, self.encoder, self.chunk_frames = info, stages, encoder, chunk_frames
         self.stop = threading.Event()
-        self.decoded: queue.Queue = queue.Queue(maxsize=2 * chunk_frames)
+        self.decoded: queue.Queue = queue.Queue(maxsize=2)  # chunks
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
         self.timings: dict[str, float] = {}
         self.shots = 0
@@ -102,12 +103,23 @@ class _Run:
         return False
 
     def _read(self) -> None:
+        """Decode, find the cuts and assemble chunks: up to chunk_frames frames of one shot, as tensors."""
         detector = ShotDetector(fps=float(self.info.fps))
         frames = read_frames(self.info.path, self.info)
+        chunk: list = []
         try:
             for frame in frames:
-                if not self._put(self.decoded, (frame, detector.push(frame))):
-                    return
+                cut = detector.push(frame)
+                self.shots += cut
+                if chunk and (cut or len(chunk) == self.chunk_frames):
+                    if not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
+                        return
+                    chunk = []
+                if not chunk:
+                    starts_shot = cut
+                chunk.append(frame)
+            if chunk and not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
+                return
             self._put(self.decoded, _END)
         except BaseException as e:  # handed to the inference thread, which raises it
             self._put(self.decoded, e)
@@ -115,29 +127,21 @@ class _Run:
             frames.close()
 
     def _infer(self) -> None:
-        chunk: list = []
         states: list = [None] * len(self.stages)
-        while True:
-            item = self.decoded.get()
+        while (item := self.decoded.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
-            if item is _END or (item[1] and chunk) or len(chunk) == self.chunk_frames:
-                if chunk:
-                    out, states = run_chunk(self.stages, frames_to_tensor(chunk), states, self.timings)
-                    if self.errors or not self._put(self.encoded, tensor_to_frames(out)):
-                        return
-                    chunk = []
-                if item is _END:
-                    return
-            frame, new_shot = item
-            if new_shot:
+            source, starts_shot = item
+            if starts_shot:
                 states = [None] * len(self.stages)
-                self.shots += 1
-            chunk.append(frame)
+            out, states = run_chunk(self.stages, source, states, self.timings)
+            if self.errors or not self._put(self.encoded, out):
+                return
 
     def _write(self) -> None:
         try:
-            while (frames := self.encoded.get()) is not _END:
+            while (out := self.encoded.get()) is not _END:
+                frames = tensor_to_frames(out)
                 for frame in frames:
                     self.encoder.write(frame)
                 self.bar.update(len(frames))
