@@ -103,28 +103,32 @@ class _Run:
         return False
 
     def _read(self) -> None:
-        """Decode, find the cuts and assemble chunks: up to chunk_frames frames of one shot, as tensors."""
-        detector = ShotDetector(fps=float(self.info.fps))
         frames = read_frames(self.info.path, self.info)
-        chunk: list = []
         try:
-            for frame in frames:
-                cut = detector.push(frame)
-                self.shots += cut
-                if chunk and (cut or len(chunk) == self.chunk_frames):
-                    if not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
-                        return
-                    chunk = []
-                if not chunk:
-                    starts_shot = cut
-                chunk.append(frame)
-            if chunk and not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
-                return
+            for chunk, starts_shot in self._chunks(frames):
+                if not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
+                    return
             self._put(self.decoded, _END)
         except BaseException as e:  # handed to the inference thread, which raises it
             self._put(self.decoded, e)
         finally:
             frames.close()
+
+    def _chunks(self, frames):
+        """Up to chunk_frames consecutive frames of one shot, and whether they start it (counted in self.shots)."""
+        detector = ShotDetector(fps=float(self.info.fps))
+        chunk: list = []
+        for frame in frames:
+            cut = detector.push(frame)
+            self.shots += cut
+            if chunk and (cut or len(chunk) == self.chunk_frames):
+                yield chunk, starts_shot
+                chunk = []
+            if not chunk:
+                starts_shot = cut
+            chunk.append(frame)
+        if chunk:
+            yield chunk, starts_shot
 
     def _infer(self) -> None:
         states: list = [None] * len(self.stages)

@@ -117,9 +117,9 @@ def build_stages(names, *, preset="lite", weights=None, **options) -> list[Stage
     def pick(value, name, default):
         return value.get(name, default) if isinstance(value, dict) else value
 
+    keys = [(name, pick(preset, name, "lite"), pick(weights, name, None)) for name in names]
     cache: dict = {}  # a stage listed twice (stabilize after cartoonize) shares one model; stages hold no state
-    for name in names:
-        key = (name, pick(preset, name, "lite"), pick(weights, name, None))
+    for key in keys:
         if key not in cache:
-            cache[key] = build_stage(name, preset=key[1], weights=key[2], **options)
-    return [cache[(n, pick(preset, n, "lite"), pick(weights, n, None))] for n in names]
+            cache[key] = build_stage(key[0], preset=key[1], weights=key[2], **options)
+    return [cache[key] for key in keys]
