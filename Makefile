@@ -6,7 +6,7 @@ DATA   ?= ../shared/data
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export OMP_WAIT_POLICY ?= PASSIVE  # torch threads sleep instead of spinning when ffmpeg or others share the CPU
 
-.PHONY: install sysdeps demo test test-unit bench bench-stack protos protos-check mars up down helm-lint k8s images clean
+.PHONY: install sysdeps demo test test-unit bench bench-quality bench-stack protos protos-check mars up down helm-lint k8s images clean
 
 ## install: virtualenv with the package and every extra (torch from the local wheel cache)
 install: $(VENV)/.installed
@@ -38,6 +38,11 @@ test-unit: install
 bench: install
 	$(BIN)/python tests/bench/bench_models.py --presets colorizer-lite,stabilizer-lite,cartoonizer-lite
 	$(BIN)/python tests/bench/bench_pipeline.py --data $(DATA)
+
+## bench-quality: the installed lite weights against issue 4's targets, and the cartoonizer's figures (prints)
+bench-quality: install
+	$(BIN)/python tests/bench/bench_quality.py
+	$(BIN)/python tests/bench/bench_cartoon.py
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from deeperfour import __version__
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deeperfour: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run has cleaned up: a further press must not cut the exit short
         print("deeperfour: interrupted; no output was written", file=sys.stderr)
         return 130
     except Exception as e:  # a bug, not bad input: one line by default, the traceback on request

@@ -7,6 +7,9 @@ first --frames frames are run through `colorize` and through `colorize,stabilize
 measured with deeperfour.metrics.evaluate (the code of `deeperfour eval`):
   colorizer:  colourfulness / ground truth's (target >= 0.6), PSNR vs ground truth minus the grey input's (> 0)
   stabilizer: 1 - E_warp(stabilized) / E_warp(colorized) (target >= 0.5), PSNR(stabilized vs colorized) >= 30 dB
+and, to read the cut against, the cut a stabilizer would show if its output were exactly as steady as the grey input
+(cut_at_input_level) and, on the colour clips, as the true colour video (cut_at_truth_level): E_warp also counts
+flow errors, grain and real changes of light, which no faithful output removes.
 """
 
 from __future__ import annotations
@@ -58,10 +61,11 @@ def run(args) -> dict:
         grey = write_clip(src, out / f"{name}.grey.mp4", args.frames, grey=True)
         ref = write_clip(src, out / f"{name}.ref.mp4", args.frames, grey=False) if colour_gt else None
         colorized, stabilized = out / f"{name}.colorized.mp4", out / f"{name}.stabilized.mp4"
-        modernize(grey, colorized, stages=["colorize"], weights=weights, quiet=True)
+        opts = dict(weights=weights, render_factor=args.render_factor, quiet=True)
+        modernize(grey, colorized, stages=["colorize"], **opts)
         r, row = {}, {}
         if not args.colorizer_only:
-            modernize(grey, stabilized, stages=["colorize", "stabilize"], weights=weights, quiet=True)
+            modernize(grey, stabilized, stages=["colorize", "stabilize"], **opts)
             r["stabilized"] = s = evaluate(stabilized, grey, colorized)
             row = {
                 "e_warp_colorized": s["reference"]["e_warp"],
@@ -70,6 +74,8 @@ def run(args) -> dict:
                 "psnr_stabilized_vs_colorized": s["output"]["psnr"],
                 "cdc_colorized": s["reference"]["cdc"],
                 "cdc_stabilized": s["output"]["cdc"],
+                "e_warp_grey_input": s["input"]["e_warp"],
+                "cut_at_input_level": 1 - s["input"]["e_warp"] / s["reference"]["e_warp"],
             }
         if ref is not None:
             r["colorized"] = c = evaluate(colorized, grey, ref)
@@ -79,6 +85,8 @@ def run(args) -> dict:
                 psnr_grey=c["input"]["psnr"],
                 e_warp_ground_truth=c["reference"]["e_warp"],  # the metric's floor on this clip (flow errors)
             )
+            if "e_warp_colorized" in row:
+                row["cut_at_truth_level"] = 1 - row["e_warp_ground_truth"] / row["e_warp_colorized"]
         results[name] = {"summary": row, "metrics": r}
         print(name, json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
     return results
@@ -89,6 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--colorizer", help="colorizer weights (default: the installed colorizer-lite)")
     p.add_argument("--stabilizer", help="stabilizer weights (default: the installed stabilizer-lite)")
+    p.add_argument("--render-factor", type=int, help="colorizer render factor (default: the preset's)")
     p.add_argument("--out", default="/tmp/deeperfour-bench-quality")
     p.add_argument("--json", help="write every figure here")
     p.add_argument("--colorizer-only", action="store_true", help="skip the stabilizer (colour clips only)")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from deeperfour.errors import InputError, OutputError
@@ -47,14 +49,38 @@ def modernize(input, output, *, stages=("colorize", "stabilize"), preset="lite",
                             batch_size=batch_size, render_factor=render_factor, allow_random=allow_random)
     encoder = Encoder(output, info, audio_from=input, codec=codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt)
     run = _Run(info, pipeline, encoder, max(1, chunk_frames), quiet)
-    try:
-        run.go()
-        encoder.close()
-    except BaseException:
-        run.stop.set()
-        encoder.abort()
-        raise
+    with _ctrl_c(run):
+        try:
+            run.go()
+            run.check_interrupt()
+            encoder.close()
+        except BaseException:
+            run.stop.set()
+            encoder.abort()
+            raise
     return run.summary()
+
+
+@contextmanager
+def _ctrl_c(run):
+    """Ctrl-C raises KeyboardInterrupt once and is remembered: a press that Python delivers inside a finaliser is
+    printed and dropped there, so the inference loop re-raises it at the next chunk; later presses are ignored, so
+    an impatient second press cannot cut the clean-up short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        if run.interrupted:
+            return
+        run.interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 class _Run:
@@ -69,6 +95,7 @@ class _Run:
         self.shots = 0
         self.errors: list[BaseException] = []
         self.quiet = quiet
+        self.interrupted = False
         self.started = time.perf_counter()
 
     def go(self) -> None:
@@ -130,9 +157,14 @@ class _Run:
         if chunk:
             yield chunk, starts_shot
 
+    def check_interrupt(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+
     def _infer(self) -> None:
         states: list = [None] * len(self.stages)
         while (item := self.decoded.get()) is not _END:
+            self.check_interrupt()
             if isinstance(item, BaseException):
                 raise item
             source, starts_shot = item
