@@ -9,6 +9,8 @@ Random (seeded) weights: speed does not depend on their values. Colorizers and c
 (lite: batch 8, exact: batch 1); stabilizers run sequentially, batch 1, carrying the ConvLSTM state.
 "CPU ms/frame" is process CPU time (all threads): near 2x the wall time on an idle 2-core machine; a
 wall time far above CPU/2 means other processes were competing for the cores (see the load average).
+"GFLOP/frame" is counted by torch.utils.flop_counter during the warm-up run (convolutions and matmuls; load-independent).
+Models are channels-last, as registry.load_model prepares them for inference.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from deeperfour.models.cartoonizer import cartoonize
 from deeperfour.models.colorizer import colorize
@@ -26,9 +29,10 @@ from deeperfour.models.stabilizer import stabilize_step
 
 
 def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: int, repeat: int):
-    """(batch, frames timed, wall s/frame, CPU s/frame) of the fastest of `repeat` timed runs, after a warm-up."""
+    """(batch, frames timed, wall s/frame, CPU s/frame, GFLOP/frame): the fastest of `repeat` timed runs, after a
+    warm-up whose work is counted."""
     preset = PRESETS[name]
-    model = build_model(preset)
+    model = build_model(preset).to(memory_format=torch.channels_last)
     n = frames_exact if preset.exact else frames_lite
     g = torch.Generator().manual_seed(0)
     clip = torch.rand(n + 1, 3, height, width, generator=g)
@@ -49,13 +53,14 @@ def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: in
                 fn(model, clip[s : min(s + batch, count)], arg)
         warm = batch
 
-    run(warm)
+    with FlopCounterMode(display=False) as flops:
+        run(warm)
     best = (float("inf"), 0.0)
     for _ in range(1 if preset.exact else repeat):
         start, cpu = time.perf_counter(), time.process_time()
         run(n)
         best = min(best, ((time.perf_counter() - start) / n, (time.process_time() - cpu) / n))
-    return batch, n, *best
+    return batch, n, *best, flops.get_total_flops() / warm / 1e9
 
 
 def main() -> None:
@@ -73,8 +78,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
-    print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame | GFLOP/frame |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.presets.split(","):
         p = PRESETS[name]
         if p.stage == "colorize":
@@ -84,8 +89,9 @@ def main() -> None:
             work = f"long side {p.options['long_side']}"
         else:
             work = f"x{p.config.work_scale:g}"
-        batch, n, spf, cpu = bench(name, width, height, args.frames, args.exact_frames, args.repeat)
-        row = f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} |"
+        batch, n, spf, cpu, gflop = bench(name, width, height, args.frames, args.exact_frames, args.repeat)
+        row = (f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} "
+               f"| {gflop:.2f} |")
         print(row, flush=True)
 
 

@@ -147,5 +147,5 @@ def load_model(
 
 
 def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """`x` on the model's device, channels-last: oneDNN's convolutions run 1.3-1.6x faster so on this CPU."""
+    """`x` on the model's device, channels-last: oneDNN's convolutions take a faster path on this CPU."""
     return x.to(next(model.parameters()).device, memory_format=torch.channels_last)
