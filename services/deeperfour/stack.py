@@ -37,6 +37,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _listen_ports(spans: list[int]) -> list[int]:
+    """Per span, the first of that many unused consecutive ports, below the kernel's ephemeral range: free_port()'s
+    ports come from that range, where any outgoing connection may take one before the server binds it (seen once in a
+    full test run: a TorchServe's gRPC port)."""
+    try:
+        ceiling = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ceiling = 32768
+    rng, taken, ports = secrets.SystemRandom(), set(), []
+    for span in spans:
+        while True:
+            first = rng.randrange(20000, ceiling - span)
+            block = set(range(first, first + span))
+            if taken.isdisjoint(block) and all(map(_bindable, block)):
+                taken |= block
+                ports.append(first)
+                break
+    return ports
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
@@ -55,9 +84,12 @@ class Ports:
 
     @classmethod
     def free(cls) -> "Ports":
-        """Unused ports, for tests that run beside a `make up` stack."""
-        return cls(kafka=free_port(), s3=free_port(), gateway=free_port(),
-                   torchserve={n: tuple(free_port() for _ in range(5)) + (free_port(),) for n in MODEL_SERVERS})
+        """Unused ports, for tests that run beside a `make up` stack; a model server's workers count up from its last."""
+        n = len(MODEL_SERVERS)
+        kafka, s3, gateway, *rest = _listen_ports([1] * (3 + 5 * n) + [8] * n)
+        ts, workers = rest[: 5 * n], rest[5 * n :]
+        return cls(kafka=kafka, s3=s3, gateway=gateway,
+                   torchserve={name: (*ts[5 * i : 5 * i + 5], workers[i]) for i, name in enumerate(MODEL_SERVERS)})
 
 
 class Stack:
@@ -181,7 +213,7 @@ class Stack:
         while time.monotonic() < deadline:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise DeeperFourError(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name)}")
+                raise DeeperFourError(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name, process=True)}")
             if ready():
                 return
             time.sleep(0.25)
@@ -225,9 +257,10 @@ class Stack:
         log = self.logs / f"{name}.log"
         return log.stat().st_size if log.exists() else 0
 
-    def log_tail(self, name: str, lines: int = 30) -> str:
+    def log_tail(self, name: str, lines: int = 30, process: bool = False) -> str:
+        """The end of a model server's handler log, or with `process` (or for other parts) of the process's output."""
         log = self.logs / f"{name}.log"
-        if name in MODEL_SERVERS:
+        if name in MODEL_SERVERS and not process:
             log = self.logs / name / "model_log.log" if (self.logs / name / "model_log.log").exists() else log
         try:
             return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
