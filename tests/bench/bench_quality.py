@@ -5,7 +5,8 @@
 For each held-out colour clip (desaturated: the input, the colour original: ground truth) and each B&W film, the
 first --frames frames are run through `colorize` and through `colorize,stabilize` with the embedded pipeline, then
 measured with deeperfour.metrics.evaluate (the code of `deeperfour eval`):
-  colorizer:  colourfulness / ground truth's (target >= 0.6), PSNR vs ground truth minus the grey input's (> 0)
+  colorizer:  colourfulness / ground truth's (target >= 0.6), PSNR vs ground truth minus the grey input's (> 0),
+              and how its chroma lines up with the truth's (chroma_corr, chroma_best_scale: see chroma_agreement)
   stabilizer: 1 - E_warp(stabilized) / E_warp(colorized) (target >= 0.5), PSNR(stabilized vs colorized) >= 30 dB
 and, to read the cut against, the cut a stabilizer would show if its output were exactly as steady as the grey input
 (cut_at_input_level) and, on the colour clips, as the true colour video (cut_at_truth_level): E_warp also counts
@@ -41,6 +42,22 @@ def write_clip(src: Path, dst: Path, frames: int, grey: bool) -> Path:
         enc.write(desaturate(f) if grey else np.array(f))
     enc.close()
     return dst
+
+
+def chroma_agreement(colorized: Path, ref: Path) -> dict:
+    """How the colorizer's chroma P (YUV U, V, over all frames) lines up with the truth's G:
+    chroma_corr = ΣP·G / √(ΣP² ΣG²), and chroma_best_scale s* = ΣP·G / ΣP², the factor that would bring P closest
+    to G. The chroma error of s·P is below the grey input's (P = 0) only for 0 < s < 2s*, so the colorizer's own
+    chroma (s = 1) can beat the grey input only where s* > 0.5: below that its colours are misplaced, not too strong."""
+    import cv2
+
+    from deeperfour.metrics.frames import read_video
+
+    pg = pp = gg = 0.0
+    for p, g in zip(read_video(colorized)[0], read_video(ref)[0]):
+        p, g = (cv2.cvtColor(x, cv2.COLOR_RGB2YUV)[..., 1:].astype(np.float64) - 128 for x in (p, g))
+        pg, pp, gg = pg + (p * g).sum(), pp + (p * p).sum(), gg + (g * g).sum()
+    return {"chroma_corr": pg / max(np.sqrt(pp * gg), 1e-9), "chroma_best_scale": pg / max(pp, 1e-9)}
 
 
 def run(args) -> dict:
@@ -85,6 +102,7 @@ def run(args) -> dict:
                 psnr_grey=c["input"]["psnr"],
                 e_warp_ground_truth=c["reference"]["e_warp"],  # the metric's floor on this clip (flow errors)
             )
+            row.update(chroma_agreement(colorized, ref))
             if "e_warp_colorized" in row:
                 row["cut_at_truth_level"] = 1 - row["e_warp_ground_truth"] / row["e_warp_colorized"]
         results[name] = {"summary": row, "metrics": r}

@@ -4,12 +4,15 @@
 
 Starts a private stack (deeperfour.stack, free ports) with .mar files built from model_store/ weights (or the
 presets' seeded random init when none are installed: same cost, meaningless pictures). Stack time is wall time from
-submit to SUCCEEDED: upload, split, every chunk through the model servers, assembly.
+submit to SUCCEEDED: upload, split, every chunk through the model servers, assembly. CPU time per frame is printed
+for the embedded run (with its ffmpeg processes) and for each stack part during each job: on a machine where every
+part shares the same cores, the stack's share of the embedded speed cannot exceed the ratio of the two.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -20,6 +23,27 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 SERVERS = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
+
+
+def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each named session's processes (Linux /proc). Every stack part
+    starts its own session, so a TorchServe part counts its Java frontend and its Python workers."""
+    tick, out = os.sysconf("SC_CLK_TCK"), dict.fromkeys(sessions, 0.0)
+    names = {sid: name for name, sid in sessions.items()}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[3]) in names:  # fields[3]: session id; [11], [12]: utime, stime in ticks
+            out[names[int(fields[3])]] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the embedded run's ffmpeg processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def weights_for(tmp: Path) -> tuple[dict[str, Path], str]:
@@ -67,11 +91,12 @@ def main() -> int:
     print(f"clip {clip.name}: {info.width}x{info.height}, {info.frame_count} frames; stages {args.stages}; {origin}")
 
     def run_embedded(label: str) -> float:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), own_cpu_seconds()
         modernize(clip, tmp / "embedded.mp4", stages=stages, weights={k: str(v) for k, v in weights.items()},
                   quiet=True)
-        seconds = time.perf_counter() - t
-        print(f"embedded ({label}): {seconds:.1f} s, {info.frame_count / seconds:.2f} frames/s", flush=True)
+        seconds, cpu = time.perf_counter() - t, own_cpu_seconds() - cpu
+        print(f"embedded ({label}): {seconds:.1f} s, {info.frame_count / seconds:.2f} frames/s, "
+              f"CPU {1000 * cpu / info.frame_count:.1f} ms/frame", flush=True)
         return seconds
 
     embedded = run_embedded("before the stack, model loading included")
@@ -87,14 +112,19 @@ def main() -> int:
     rows = []
     try:
         with Client(stack.gateway_address(), token=stack.token) as client:
+            sessions = {name: proc.pid for name, proc in stack.procs.items()}
             for chunk in [int(c) for c in args.chunks.split(",")]:
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), cpu_seconds(sessions)
                 job = client.submit(clip, stages=stages, chunk_frames=chunk).wait(timeout=3600)
                 seconds = time.perf_counter() - t
+                used = {k: v - cpu[k] for k, v in cpu_seconds(sessions).items()}
                 fps = info.frame_count / seconds
                 rows.append((chunk, job.info.chunks_total, seconds, fps, 100 * embedded / seconds))
                 print(f"stack, chunk {chunk:3d} frames: {job.info.chunks_total:3d} chunks, {seconds:6.1f} s, "
                       f"{fps:6.2f} frames/s, {100 * embedded / seconds:5.1f} % of embedded", flush=True)
+                parts = sorted(used.items(), key=lambda kv: -kv[1])
+                print(f"  CPU {1000 * sum(used.values()) / info.frame_count:.1f} ms/frame: " + ", ".join(
+                    f"{name} {1000 * v / info.frame_count:.1f}" for name, v in parts if v > 0), flush=True)
     finally:
         stack.stop()
     again = run_embedded("after the stack")

@@ -30,7 +30,7 @@ from torch import nn
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-LAYERS = {"relu2_2": 9, "relu3_3": 16, "relu4_3": 23}  # index after the ReLU in vgg16().features
+LAYERS = {"relu1_2": 4, "relu2_2": 9, "relu3_3": 16, "relu4_3": 23}  # index after the ReLU in vgg16().features
 
 
 class VGGFeatures(nn.Module):
