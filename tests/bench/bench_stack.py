@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 SERVERS = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
 
 
-def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
+def session_cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each named session's processes (Linux /proc). Every stack part
     starts its own session, so a TorchServe part counts its Java frontend and its Python workers."""
     tick, out = os.sysconf("SC_CLK_TCK"), dict.fromkeys(sessions, 0.0)
@@ -38,12 +38,6 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
         if int(fields[3]) in names:  # fields[3]: session id; [11], [12]: utime, stime in ticks
             out[names[int(fields[3])]] += (int(fields[11]) + int(fields[12])) / tick
     return out
-
-
-def own_cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (the embedded run's ffmpeg processes)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def weights_for(tmp: Path) -> tuple[dict[str, Path], str]:
@@ -79,6 +73,7 @@ def main() -> int:
     from deeperfour.serving.archive import build_mars
     from deeperfour.stack import Ports, Stack
     from deeperfour.video.probe import probe
+    from tests.bench.bench_pipeline import cpu_seconds  # this process and its finished ffmpeg children
     from tests.conftest import make_clip
 
     stages = args.stages.split(",")
@@ -91,10 +86,10 @@ def main() -> int:
     print(f"clip {clip.name}: {info.width}x{info.height}, {info.frame_count} frames; stages {args.stages}; {origin}")
 
     def run_embedded(label: str) -> float:
-        t, cpu = time.perf_counter(), own_cpu_seconds()
+        t, cpu = time.perf_counter(), cpu_seconds()
         modernize(clip, tmp / "embedded.mp4", stages=stages, weights={k: str(v) for k, v in weights.items()},
                   quiet=True)
-        seconds, cpu = time.perf_counter() - t, own_cpu_seconds() - cpu
+        seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
         print(f"embedded ({label}): {seconds:.1f} s, {info.frame_count / seconds:.2f} frames/s, "
               f"CPU {1000 * cpu / info.frame_count:.1f} ms/frame", flush=True)
         return seconds
@@ -114,10 +109,10 @@ def main() -> int:
         with Client(stack.gateway_address(), token=stack.token) as client:
             sessions = {name: proc.pid for name, proc in stack.procs.items()}
             for chunk in [int(c) for c in args.chunks.split(",")]:
-                t, cpu = time.perf_counter(), cpu_seconds(sessions)
+                t, cpu = time.perf_counter(), session_cpu_seconds(sessions)
                 job = client.submit(clip, stages=stages, chunk_frames=chunk).wait(timeout=3600)
                 seconds = time.perf_counter() - t
-                used = {k: v - cpu[k] for k, v in cpu_seconds(sessions).items()}
+                used = {k: v - cpu[k] for k, v in session_cpu_seconds(sessions).items()}
                 fps = info.frame_count / seconds
                 rows.append((chunk, job.info.chunks_total, seconds, fps, 100 * embedded / seconds))
                 print(f"stack, chunk {chunk:3d} frames: {job.info.chunks_total:3d} chunks, {seconds:6.1f} s, "
