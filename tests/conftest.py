@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def pytest_configure(config):
+    # The package finds weights in ./model_store by default; tests and the processes they start may run elsewhere.
+    os.environ.setdefault("DEEPERFOUR_MODEL_STORE", str(config.rootpath / "model_store"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """Each test reads the DEEPERFOUR_* variables it sets, even after code that loaded the process's settings."""
+    from deeperfour import settings
+
+    settings.clear()
+    yield
+    settings.clear()
+
 
 # Visibly different lavfi sources, one per shot, so a cut between them is unambiguous.
 SHOT_SOURCES = ["testsrc2", "smptebars", "mandelbrot", "rgbtestsrc", "cellauto"]
@@ -20,8 +37,20 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
-def make_clip(path, *, size=(96, 64), shots=2, shot_seconds=1.0, fps="25", audio_tracks=1, gray=True,
-              subtitles=False, pix_fmt=None, filters="", extra=()) -> Path:
+def make_clip(
+    path,
+    *,
+    size=(96, 64),
+    shots=2,
+    shot_seconds=1.0,
+    fps="25",
+    audio_tracks=1,
+    gray=True,
+    subtitles=False,
+    pix_fmt=None,
+    filters="",
+    extra=(),
+) -> Path:
     """A clip with `shots` hard cuts between different patterns, `audio_tracks` sine tracks, optional subtitles."""
     w, h = size
     args: list[str] = []

@@ -1,4 +1,4 @@
-"""TorchServe handler of the cartoonizer model server: the embedded mode's cartoonize Stage on chunks named by object keys."""
+"""TorchServe handler of the cartoonizer model server: the embedded mode's cartoonize Stage on stored chunks."""
 
 from deeperfour.serving.handler import StageHandler
 

@@ -1,4 +1,4 @@
-"""TorchServe handler of the colorizer model server: the embedded mode's colorize Stage on chunks named by object keys."""
+"""TorchServe handler of the colorizer model server: the embedded mode's colorize Stage on stored chunks."""
 
 from deeperfour.serving.handler import StageHandler
 

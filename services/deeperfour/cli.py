@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 
-from deeperfour import __version__
+from deeperfour import __version__, logs, settings
 from deeperfour.errors import DeeperFourError
-
-STAGE_ORDER = ("colorize", "stabilize", "cartoonize")
+from deeperfour.pipeline import table
 
 
 def per_stage(value: str | None, flag: str, stages: list[str]) -> dict[str, str]:
@@ -22,8 +20,8 @@ def per_stage(value: str | None, flag: str, stages: list[str]) -> dict[str, str]
     for item in filter(None, (value or "").split(",")):
         stage, sep, v = item.partition("=")
         if sep:
-            if stage not in STAGE_ORDER:
-                raise DeeperFourError(f"{flag} {item}: unknown stage {stage!r}; use one of {', '.join(STAGE_ORDER)}")
+            if stage not in table.BY_VERB:
+                raise DeeperFourError(f"{flag} {item}: unknown stage {stage!r}; use one of {', '.join(table.VERBS)}")
             result[stage] = v
         elif flag == "--preset" and item == "lite":
             result.update({s: "lite" for s in stages if s not in result})
@@ -37,20 +35,33 @@ def per_stage(value: str | None, flag: str, stages: list[str]) -> dict[str, str]
 def _modernize(args) -> int:
     from deeperfour.pipeline.embedded import modernize
 
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    stages = table.parse(args.stages)
     if args.cartoon and "cartoonize" not in stages:
         stages.append("cartoonize")
     summary = modernize(
-        args.input, args.output, stages=stages, preset=per_stage(args.preset, "--preset", stages),
-        weights=per_stage(args.weights, "--weights", stages), style=args.cartoon, render_factor=args.render_factor,
-        device=args.device, batch_size=args.batch_size, chunk_frames=args.chunk_frames, codec=args.codec,
-        crf=args.crf, encoder_preset=args.encoder_preset, pix_fmt=args.pix_fmt, quiet=args.quiet,
+        args.input,
+        args.output,
+        stages=stages,
+        preset=per_stage(args.preset, "--preset", stages),
+        weights=per_stage(args.weights, "--weights", stages),
+        style=args.cartoon,
+        render_factor=args.render_factor,
+        device=args.device,
+        batch_size=args.batch_size,
+        chunk_frames=args.chunk_frames,
+        codec=args.codec,
+        crf=args.crf,
+        encoder_preset=args.encoder_preset,
+        pix_fmt=args.pix_fmt,
+        quiet=args.quiet,
         allow_random=args.random_weights,
     )
     if not args.quiet:
         stage_text = ", ".join(f"{k} {v['fps']} fps" for k, v in summary["stages"].items())
-        print(f"{args.output}: {summary['frames']} frames, {summary['shots']} shot(s) in {summary['seconds']} s "
-              f"({summary['fps']} fps; {stage_text})")
+        print(
+            f"{args.output}: {summary['frames']} frames, {summary['shots']} shot(s) in {summary['seconds']} s "
+            f"({summary['fps']} fps; {stage_text})"
+        )
     if args.summary_json:
         with open(args.summary_json, "w") as f:
             json.dump(summary, f, indent=2)
@@ -61,8 +72,11 @@ def add_modernize_command(sub) -> None:
     p = sub.add_parser("modernize", help="colorize, stabilize (and cartoonize) a film in this process")
     p.add_argument("input", help="any video ffmpeg reads")
     p.add_argument("-o", "--output", required=True, help="output file; the container follows the extension")
-    p.add_argument("--stages", default="colorize,stabilize",
-                   help="comma-separated, in order: colorize,stabilize[,cartoonize][,stabilize]")
+    p.add_argument(
+        "--stages",
+        default=",".join(table.DEFAULT),
+        help="comma-separated, in order: colorize,stabilize[,cartoonize][,stabilize]",
+    )
     p.add_argument("--cartoon", metavar="STYLE", help="cartoonize in this style (adds the cartoonize stage)")
     p.add_argument("--preset", default="lite", help="lite (default), an exact preset name, or STAGE=PRESET,...")
     p.add_argument("--weights", help="STAGE=NAME_OR_PATH,... (imported name or .safetensors path)")
@@ -76,8 +90,11 @@ def add_modernize_command(sub) -> None:
     p.add_argument("--pix-fmt", help="output pixel format (default yuv420p; yuv444p for odd sizes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", metavar="FILE", help="also write the run summary as JSON")
-    p.add_argument("--random-weights", action="store_true",
-                   help="run with untrained weights when none are installed (for testing the plumbing)")
+    p.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="run with untrained weights when none are installed (for testing the plumbing)",
+    )
     p.set_defaults(func=_modernize)
 
 
@@ -99,21 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings.prefer_sleeping_threads()
+    logs.setup()
     args = build_parser().parse_args(argv)
+    config = settings.load()
     try:
         return int(args.func(args) or 0)
     except DeeperFourError as e:
         print(f"deeperfour: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run has cleaned up: a further press must not cut the exit short
+        signal.signal(
+            signal.SIGINT, signal.SIG_IGN
+        )  # the run has cleaned up: a further press must not cut the exit short
         print("deeperfour: interrupted; no output was written", file=sys.stderr)
         return 130
     except Exception as e:  # a bug, not bad input: one line by default, the traceback on request
-        if os.environ.get("DEEPERFOUR_DEBUG"):
+        if config.debug:
             raise
-        print(f"deeperfour: internal error: {type(e).__name__}: {e} (set DEEPERFOUR_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"deeperfour: internal error: {type(e).__name__}: {e} (set DEEPERFOUR_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -1,4 +1,4 @@
-"""TorchServe handler of the stabilizer model server: the embedded mode's stabilize Stage on chunks named by object keys."""
+"""TorchServe handler of the stabilizer model server: the embedded mode's stabilize Stage on stored chunks."""
 
 from deeperfour.serving.handler import StageHandler
 

@@ -31,8 +31,10 @@ def edge_density(rgb: np.ndarray) -> float:
 def stats(images) -> dict:
     from deeperfour.metrics.quality import colorfulness
 
-    return {"colourfulness": float(np.mean([colorfulness(f) for f in images])),
-            "edge_density": float(np.mean([edge_density(f) for f in images]))}
+    return {
+        "colourfulness": float(np.mean([colorfulness(f) for f in images])),
+        "edge_density": float(np.mean([edge_density(f) for f in images])),
+    }
 
 
 def main(argv=None) -> int:
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from deeperfour.metrics.quality import psnr
-    from deeperfour.pipeline.runner import frames_to_tensor, tensor_to_frames
+    from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
     from deeperfour.pipeline.stages import build_stage
     from deeperfour.video.io import read_frames
     from deeperfour.video.probe import probe
@@ -55,8 +57,10 @@ def main(argv=None) -> int:
         return 0
     results = {"cartoon_style_set": stats([np.asarray(Image.open(f).convert("RGB")) for f in style])}
     print(f"{'':34s} {'PSNR':>6s} {'colourfulness':>21s} {'edge density':>15s}")
-    print(f"{'cartoon-style set':34s} {'':6s} {results['cartoon_style_set']['colourfulness']:21.1f}"
-          f" {results['cartoon_style_set']['edge_density']:15.3f}")
+    print(
+        f"{'cartoon-style set':34s} {'':6s} {results['cartoon_style_set']['colourfulness']:21.1f}"
+        f" {results['cartoon_style_set']['edge_density']:15.3f}"
+    )
     for name in CLIPS:
         src = DATA / "color_video" / name
         if not src.exists():
@@ -64,11 +68,16 @@ def main(argv=None) -> int:
             continue
         frames = list(islice(read_frames(str(src), probe(src)), 0, 25 * args.frames_per_clip, 25))
         cartoons = tensor_to_frames(stage(frames_to_tensor(frames), None, None)[0])
-        row = {"psnr": float(np.mean([psnr(c, f) for c, f in zip(cartoons, frames)])),
-               "frame": stats(frames), "cartoon": stats(cartoons)}
+        row = {
+            "psnr": float(np.mean([psnr(c, f) for c, f in zip(cartoons, frames)])),
+            "frame": stats(frames),
+            "cartoon": stats(cartoons),
+        }
         results[name] = row
-        print(f"{name:34s} {row['psnr']:6.2f} {row['frame']['colourfulness']:10.1f} → {row['cartoon']['colourfulness']:8.1f}"
-              f" {row['frame']['edge_density']:7.3f} → {row['cartoon']['edge_density']:.3f}")
+        print(
+            f"{name:34s} {row['psnr']:6.2f} {row['frame']['colourfulness']:10.1f} → {row['cartoon']['colourfulness']:8.1f}"
+            f" {row['frame']['edge_density']:7.3f} → {row['cartoon']['edge_density']:.3f}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -10,7 +10,7 @@ Random (seeded) weights: speed does not depend on their values. Colorizers and c
 "CPU ms/frame" is process CPU time (all threads): near 2x the wall time on an idle 2-core machine; a
 wall time far above CPU/2 means other processes were competing for the cores (see the load average).
 "GFLOP/frame" is counted by torch.utils.flop_counter during the warm-up run (convolutions and matmuls; load-independent).
-Models are channels-last, as registry.load_model prepares them for inference.
+Models are channels-last, as weights.load_model prepares them for inference.
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: in
     clip = torch.rand(n + 1, 3, height, width, generator=g)
 
     if preset.stage == "stabilize":
+
         def run(count):
             o, state = clip[0:1], None
             for t in range(1, count + 1):
                 o, state = stabilize_step(model, clip[t : t + 1], o, clip[t : t + 1], clip[t - 1 : t], state)
+
         batch, warm = 1, 1
     else:
         batch = 1 if preset.exact else 8
@@ -51,6 +53,7 @@ def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: in
         def run(count):
             for s in range(0, count, batch):
                 fn(model, clip[s : min(s + batch, count)], arg)
+
         warm = batch
 
     with FlopCounterMode(display=False) as flops:
@@ -75,9 +78,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     width, height = map(int, args.size.split("x"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height}, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {width}x{height}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
+    )
     print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame | GFLOP/frame |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.presets.split(","):
@@ -90,8 +95,10 @@ def main() -> None:
         else:
             work = f"x{p.config.work_scale:g}"
         batch, n, spf, cpu, gflop = bench(name, width, height, args.frames, args.exact_frames, args.repeat)
-        row = (f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} "
-               f"| {gflop:.2f} |")
+        row = (
+            f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} "
+            f"| {gflop:.2f} |"
+        )
         print(row, flush=True)
 
 

@@ -28,7 +28,8 @@ import torch
 from PIL import Image
 
 from deeperfour.pipeline.embedded import modernize
-from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
+from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+from deeperfour.pipeline.runner import run_chunk
 from deeperfour.pipeline.stages import build_stages
 from deeperfour.video.io import ffmpeg_exe, read_frames
 from deeperfour.video.probe import probe
@@ -45,10 +46,33 @@ def make_input(data: Path, tmp: Path, seconds: int) -> Path:
     """A 640x360 grey film with sound: a shared B&W film looped to `seconds`, else a generated clip."""
     out = tmp / f"in_{seconds}s.mp4"
     film = data / "bw_film" / "winter_scenes_in_holland.mp4"
-    video = ["-stream_loop", "-1", "-i", film] if film.exists() else ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"]
-    ff(*video, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", seconds, "-map", "0:v", "-map", "1:a",
-       "-vf", "scale=640:360,hue=s=0,fps=24", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-       "-c:a", "aac", out)
+    video = (
+        ["-stream_loop", "-1", "-i", film] if film.exists() else ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"]
+    )
+    ff(
+        *video,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        seconds,
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-vf",
+        "scale=640:360,hue=s=0,fps=24",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        out,
+    )
     return out
 
 
@@ -93,10 +117,14 @@ def deoldify_style(src: Path, out: Path, tmp: Path) -> float:
 
 
 def peak_rss_mb(src: Path, out: Path) -> float:
-    code = ("import resource,sys; from deeperfour.pipeline.embedded import modernize; "
-            f"modernize({str(src)!r}, {str(out)!r}, quiet=True, batch_size=8, allow_random=True); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1])
+    code = (
+        "import resource,sys; from deeperfour.pipeline.embedded import modernize; "
+        f"modernize({str(src)!r}, {str(out)!r}, quiet=True, batch_size=8, allow_random=True); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    return float(
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1]
+    )
 
 
 def main() -> None:
@@ -120,8 +148,11 @@ def main() -> None:
         figures["in_memory_fps"] = round(fps, 2)
         figures["efficiency_pct"] = round(100 * s["fps"] / fps, 1)
         cores = len(os.sched_getaffinity(0))
-        figures["cpu_ms_per_frame"] = {"pipeline": round(1000 * pipeline_cpu, 1), "in_memory": round(1000 * memory_cpu, 1),
-                                       "cores": cores}
+        figures["cpu_ms_per_frame"] = {
+            "pipeline": round(1000 * pipeline_cpu, 1),
+            "in_memory": round(1000 * memory_cpu, 1),
+            "cores": cores,
+        }
         # even with perfect overlap the pipeline needs its CPU time spread over the cores: no faster than that
         figures["efficiency_ceiling_pct"] = round(100 * min(1.0, cores / (pipeline_cpu * fps)), 1)
         figures["deoldify_style_fps"] = round(deoldify_style(src, tmp / "naive.mp4", tmp), 2)

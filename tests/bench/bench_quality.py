@@ -1,16 +1,20 @@
-"""Quality benchmark of the lite colorizer and stabilizer against the targets of issue #4 (not a timed test).
+"""Quality of the lite colorizer and stabilizer on data they never trained on: prints figures, asserts nothing.
 
-    .venv/bin/python tests/bench/bench_quality.py [--frames 60] [--colorizer W] [--stabilizer W] [--out DIR]
+    python tests/bench/bench_quality.py [--data ../shared/data] [--colorizer W] [--stabilizer W] [--frames 60]
+                                        [--skip-flicker] [--skip-speed] [--json FILE]
 
-For each held-out colour clip (desaturated: the input, the colour original: ground truth) and each B&W film, the
-first --frames frames are run through `colorize` and through `colorize,stabilize` with the embedded pipeline, then
-measured with deeperfour.metrics.evaluate (the code of `deeperfour eval`):
-  colorizer:  colourfulness / ground truth's (target >= 0.6), PSNR vs ground truth minus the grey input's (> 0),
-              and how its chroma lines up with the truth's (chroma_corr, chroma_best_scale: see chroma_agreement)
-  stabilizer: 1 - E_warp(stabilized) / E_warp(colorized) (target >= 0.5), PSNR(stabilized vs colorized) >= 30 dB
-and, to read the cut against, the cut a stabilizer would show if its output were exactly as steady as the grey input
-(cut_at_input_level) and, on the colour clips, as the true colour video (cut_at_truth_level): E_warp also counts
-flow errors, grain and real changes of light, which no faithful output removes.
+Colour (every frame desaturated, colorized by the colorize Stage, compared with its colour original in CIELAB;
+deeperfour.metrics.quality.ColourAgreement):
+  validation split of data/train (train/split.py): every tenth photo of each source, six whole DAVIS clips;
+  other held-out data: data/photos and data/color_video (the trainers never read them).
+  Beside the colorizer, two baselines: the grey input itself and a constant sepia tint.
+  Targets: hue accuracy (balanced over colour families) >= 55 %; ab RMSE <= 0.9x the grey input's over the
+  validation split and <= 1.1x on every clip; colourfulness >= 60 % of the truth's.
+Flicker (the validation clips through the embedded pipeline, `colorize` vs `colorize,stabilize`; E_warp as
+  `deeperfour eval`): the share of the E_warp that colorizing adds above the true colour clip's own that the
+  stabilizer removes (summed over the clips where colorizing adds any; target >= 50 %), and the stabilized
+  output's PSNR against the colorized one (target >= 30 dB).
+Speed: default colorize + stabilize on a 10 s 640x360 film, end to end, start-up included (target >= 12 frames/s).
 """
 
 from __future__ import annotations
@@ -18,113 +22,227 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+import time
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-HELD_OUT = ["color_video/baseball_vimeo.mp4", "color_video/stanley_cup_riot_scene_cuts.mp4",
-            "color_video/asl_gesture_help.mkv"]
-FILMS = ["bw_film/a_bomb_blast_effects_1952_part.mp4", "bw_film/muybridge_buffalo_running_1883.mp4",
-         "bw_film/winter_scenes_in_holland.mp4"]
+from deeperfour.metrics.quality import ColourAgreement, colorfulness, desaturate
+from deeperfour.pipeline.stages import build_stage
+from deeperfour.train import split
+
+SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+
+
+def sepia(grey_u8: np.ndarray) -> np.ndarray:
+    return np.clip(grey_u8.astype(np.float64) @ SEPIA.T, 0, 255).astype(np.uint8)
+
+
+def clip_frames(path: Path, limit: int) -> list[np.ndarray]:
+    from deeperfour.video.io import read_frames
+    from deeperfour.video.probe import probe
+
+    return [np.array(f) for f in islice(read_frames(str(path), probe(path)), limit)]
+
+
+def photo(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+class Scores:
+    """ColourAgreement and colourfulness of the colorizer and of the two baselines on one group of frames."""
+
+    def __init__(self):
+        self.agree = {k: ColourAgreement() for k in ("colorizer", "grey", "sepia")}
+        self.cf = {k: 0.0 for k in ("colorizer", "truth")}
+
+    def push(self, stage, truth: np.ndarray) -> None:
+        grey = desaturate(truth)
+        x = torch.from_numpy(grey).permute(2, 0, 1)[None].float() / 255
+        out, _ = stage(x, x, None)
+        out = (out[0].permute(1, 2, 0) * 255).round().byte().numpy()
+        for name, frame in (("colorizer", out), ("grey", grey), ("sepia", sepia(grey))):
+            self.agree[name].push(frame, truth)
+        self.cf["colorizer"] += colorfulness(out)
+        self.cf["truth"] += colorfulness(truth)
+
+    def merge(self, other: Scores) -> Scores:
+        out = Scores()
+        out.agree = {k: self.agree[k].merge(other.agree[k]) for k in self.agree}
+        out.cf = {k: self.cf[k] + other.cf[k] for k in self.cf}
+        return out
+
+    def row(self) -> dict:
+        r = {
+            f"{k}_{m}": v
+            for k in self.agree
+            for m, v in self.agree[k].summary().items()
+            if m in ("hue_accuracy", "hue_accuracy_pooled", "ab_rmse_ratio")
+        }
+        r["colourfulness_ratio"] = self.cf["colorizer"] / max(self.cf["truth"], 1e-9)
+        return r
+
+
+def colour(data: Path, stage, frames: int) -> dict[str, dict[str, Scores]]:
+    """{group: {item: Scores}} for the validation split and the other held-out data."""
+    groups: dict[str, dict[str, Scores]] = {
+        "validation photos": {},
+        "validation clips": {},
+        "other photos": {},
+        "other clips": {},
+    }
+    for source in split.PHOTO_SOURCES:
+        s = Scores()
+        for p in split.photos(data, source, "validation"):
+            s.push(stage, photo(p))
+        groups["validation photos"][source] = s
+    for clip in split.clips(data, "validation"):
+        s = Scores()
+        for f in clip_frames(clip, frames):
+            s.push(stage, f)
+        groups["validation clips"][clip.stem] = s
+    for folder in sorted((data / "photos").glob("*")):
+        s = Scores()
+        for p in sorted(folder.glob("*")):
+            s.push(stage, photo(p))
+        groups["other photos"][folder.name] = s
+    for clip in sorted((data / "color_video").glob("*")):
+        s = Scores()
+        for f in clip_frames(clip, frames):
+            s.push(stage, f)
+        groups["other clips"][clip.stem] = s
+    return groups
 
 
 def write_clip(src: Path, dst: Path, frames: int, grey: bool) -> Path:
-    from deeperfour.metrics.quality import desaturate
     from deeperfour.video.io import Encoder, read_frames
     from deeperfour.video.probe import probe
 
     info = probe(src)
-    enc = Encoder(str(dst), replace(info, frame_count=frames), audio_from=None)
-    for f in islice(read_frames(str(src), info), frames):
-        enc.write(desaturate(f) if grey else np.array(f))
+    n = min(frames, info.frame_count) if info.frame_count else frames
+    enc = Encoder(str(dst), replace(info, frame_count=n), audio_from=None)
+    for f in islice(read_frames(str(src), info), n):
+        enc.write(desaturate(np.array(f)) if grey else np.array(f))
     enc.close()
     return dst
 
 
-def chroma_agreement(colorized: Path, ref: Path) -> dict:
-    """How the colorizer's chroma P (YUV U, V, over all frames) lines up with the truth's G:
-    chroma_corr = ΣP·G / √(ΣP² ΣG²), and chroma_best_scale s* = ΣP·G / ΣP², the factor that would bring P closest
-    to G. The chroma error of s·P is below the grey input's (P = 0) only for 0 < s < 2s*, so the colorizer's own
-    chroma (s = 1) can beat the grey input only where s* > 0.5: below that its colours are misplaced, not too strong."""
-    import cv2
-
-    from deeperfour.metrics.frames import read_video
-
-    pg = pp = gg = 0.0
-    for p, g in zip(read_video(colorized)[0], read_video(ref)[0]):
-        p, g = (cv2.cvtColor(x, cv2.COLOR_RGB2YUV)[..., 1:].astype(np.float64) - 128 for x in (p, g))
-        pg, pp, gg = pg + (p * g).sum(), pp + (p * p).sum(), gg + (g * g).sum()
-    return {"chroma_corr": pg / max(np.sqrt(pp * gg), 1e-9), "chroma_best_scale": pg / max(pp, 1e-9)}
-
-
-def run(args) -> dict:
+def flicker(data: Path, weights: dict, frames: int, tmp: Path) -> dict:
     from deeperfour.metrics.evaluate import evaluate
     from deeperfour.pipeline.embedded import modernize
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    weights = {k: v for k, v in (("colorize", args.colorizer), ("stabilize", args.stabilizer)) if v}
-    results = {}
-    for rel in HELD_OUT + ([] if args.colorizer_only else FILMS):
-        src = DATA / rel
-        if not src.exists():
-            print(f"skip {rel}: absent", file=sys.stderr)
-            continue
-        name = src.stem
-        colour_gt = rel.startswith("color_video")
-        grey = write_clip(src, out / f"{name}.grey.mp4", args.frames, grey=True)
-        ref = write_clip(src, out / f"{name}.ref.mp4", args.frames, grey=False) if colour_gt else None
-        colorized, stabilized = out / f"{name}.colorized.mp4", out / f"{name}.stabilized.mp4"
-        opts = dict(weights=weights, render_factor=args.render_factor, quiet=True)
-        modernize(grey, colorized, stages=["colorize"], **opts)
-        r, row = {}, {}
-        if not args.colorizer_only:
-            modernize(grey, stabilized, stages=["colorize", "stabilize"], **opts)
-            r["stabilized"] = s = evaluate(stabilized, grey, colorized)
-            row = {
-                "e_warp_colorized": s["reference"]["e_warp"],
-                "e_warp_stabilized": s["output"]["e_warp"],
-                "e_warp_cut": 1 - s["output"]["e_warp"] / s["reference"]["e_warp"],
-                "psnr_stabilized_vs_colorized": s["output"]["psnr"],
-                "cdc_colorized": s["reference"]["cdc"],
-                "cdc_stabilized": s["output"]["cdc"],
-                "e_warp_grey_input": s["input"]["e_warp"],
-                "cut_at_input_level": 1 - s["input"]["e_warp"] / s["reference"]["e_warp"],
-            }
-        if ref is not None:
-            r["colorized"] = c = evaluate(colorized, grey, ref)
-            row.update(
-                colourfulness_ratio=c["output"]["colorfulness"] / c["reference"]["colorfulness"],
-                psnr_colorized=c["output"]["psnr"],
-                psnr_grey=c["input"]["psnr"],
-                e_warp_ground_truth=c["reference"]["e_warp"],  # the metric's floor on this clip (flow errors)
-            )
-            row.update(chroma_agreement(colorized, ref))
-            if "e_warp_colorized" in row:
-                row["cut_at_truth_level"] = 1 - row["e_warp_ground_truth"] / row["e_warp_colorized"]
-        results[name] = {"summary": row, "metrics": r}
-        print(name, json.dumps({k: round(v, 4) for k, v in row.items()}), flush=True)
-    return results
+    rows = {}
+    for clip in split.clips(data, "validation"):
+        grey = write_clip(clip, tmp / f"{clip.stem}.grey.mp4", frames, grey=True)
+        ref = write_clip(clip, tmp / f"{clip.stem}.ref.mp4", frames, grey=False)
+        colorized, stabilized = tmp / f"{clip.stem}.colorized.mp4", tmp / f"{clip.stem}.stabilized.mp4"
+        modernize(grey, colorized, stages=["colorize"], weights=weights, quiet=True)
+        modernize(grey, stabilized, stages=["colorize", "stabilize"], weights=weights, quiet=True)
+        c, s = evaluate(colorized, grey, ref), evaluate(stabilized, grey, colorized)
+        rows[clip.stem] = {
+            "e_warp_truth": c["reference"]["e_warp"],
+            "e_warp_colorized": c["output"]["e_warp"],
+            "e_warp_stabilized": s["output"]["e_warp"],
+            "psnr_vs_colorized": s["output"]["psnr"],
+        }
+    added = {k: r["e_warp_colorized"] - r["e_warp_truth"] for k, r in rows.items()}
+    counted = [k for k, a in added.items() if a > 0]
+    removed = sum(rows[k]["e_warp_colorized"] - rows[k]["e_warp_stabilized"] for k in counted)
+    total = {
+        "cut_of_added_e_warp": removed / sum(added[k] for k in counted) if counted else float("nan"),
+        "min_psnr_vs_colorized": min(r["psnr_vs_colorized"] for r in rows.values()),
+        "clips_counted": len(counted),
+    }
+    return {"clips": rows, "total": total}
+
+
+def speed(data: Path, weights: dict, tmp: Path) -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_pipeline import make_input
+
+    from deeperfour.pipeline.embedded import modernize
+
+    film = make_input(data, tmp, 10)
+    t0 = time.perf_counter()
+    summary = modernize(film, tmp / "speed.mp4", stages=["colorize", "stabilize"], weights=weights, quiet=True)
+    seconds = time.perf_counter() - t0
+    return {"frames": summary["frames"], "seconds": seconds, "fps_end_to_end": summary["frames"] / seconds}
+
+
+def fmt(row: dict) -> str:
+    return "  ".join(f"{k} {v:.3f}" for k, v in row.items())
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--frames", type=int, default=60)
-    p.add_argument("--colorizer", help="colorizer weights (default: the installed colorizer-lite)")
-    p.add_argument("--stabilizer", help="stabilizer weights (default: the installed stabilizer-lite)")
-    p.add_argument("--render-factor", type=int, help="colorizer render factor (default: the preset's)")
-    p.add_argument("--out", default="/tmp/deeperfour-bench-quality")
+    p.add_argument("--data", default=str(Path("..") / "shared" / "data"))
+    p.add_argument("--frames", type=int, default=60, help="frames per clip")
+    p.add_argument("--colorizer", help="colorizer weights (default: the installed lite ones)")
+    p.add_argument("--stabilizer", help="stabilizer weights (default: the installed lite ones)")
+    p.add_argument("--preset", default="lite", help="colorizer preset")
+    p.add_argument("--temperature", type=float, help="the lite colorizer's annealed-mean temperature")
+    p.add_argument("--skip-flicker", action="store_true")
+    p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--json", help="write every figure here")
-    p.add_argument("--colorizer-only", action="store_true", help="skip the stabilizer (colour clips only)")
     args = p.parse_args(argv)
-    results = run(args)
+    data = Path(args.data)
+    if not (data / "train").is_dir():
+        print(f"skipped: {data}/train is absent (run from the repository, beside ../shared)", file=sys.stderr)
+        return 0
+    torch.set_num_threads(2)
+    stage = build_stage("colorize", preset=args.preset, weights=args.colorizer)
+    if args.temperature is not None:
+        stage.options["temperature"] = args.temperature
+    report: dict = {"colour": {}}
+    groups = colour(data, stage, args.frames)
+    for group, items in groups.items():
+        print(f"== {group}")
+        total = Scores()
+        for name, s in items.items():
+            total = total.merge(s)
+            report["colour"].setdefault(group, {})[name] = s.row()
+            print(f"  {name:<22} {fmt(s.row())}")
+        report["colour"].setdefault(group, {})["all"] = total.row()
+        print(f"  {'all':<22} {fmt(total.row())}")
+    validation = Scores()
+    for group in ("validation photos", "validation clips"):
+        for s in groups[group].values():
+            validation = validation.merge(s)
+    v = validation.row()
+    clip_ratios = {
+        n: s.row()["colorizer_ab_rmse_ratio"] for g in ("validation clips", "other clips") for n, s in groups[g].items()
+    }
+    worst = max(clip_ratios, key=clip_ratios.get)
+    targets = {
+        "hue accuracy, balanced (>= 0.55)": v["colorizer_hue_accuracy"],
+        "ab RMSE / grey's, validation split (<= 0.9)": v["colorizer_ab_rmse_ratio"],
+        f"ab RMSE / grey's, worst clip: {worst} (<= 1.1)": clip_ratios[worst],
+        "colourfulness / truth's (>= 0.6)": v["colourfulness_ratio"],
+    }
+    weights = {k: w for k, w in (("colorize", args.colorizer), ("stabilize", args.stabilizer)) if w}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_flicker:
+            report["flicker"] = f = flicker(data, weights, args.frames, Path(tmp))
+            for name, r in f["clips"].items():
+                print(f"  flicker {name:<14} {fmt(r)}")
+            targets["E_warp added by colorizing that the stabilizer removes (>= 0.5)"] = f["total"][
+                "cut_of_added_e_warp"
+            ]
+            targets["PSNR of stabilized vs colorized, worst clip (>= 30 dB)"] = f["total"]["min_psnr_vs_colorized"]
+        if not args.skip_speed:
+            report["speed"] = s = speed(data, weights, Path(tmp))
+            targets["colorize + stabilize at 640x360, frames/s end to end (>= 12)"] = s["fps_end_to_end"]
+    report["validation"], report["targets"] = v, targets
+    print("== targets, validation split")
+    for name, value in targets.items():
+        print(f"  {name:<70} {value:.3f}")
     if args.json:
-        from deeperfour.metrics.cli import write_json
-
-        write_json(args.json, results)
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
 
 

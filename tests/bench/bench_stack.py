@@ -2,7 +2,7 @@
 
     python tests/bench/bench_stack.py [--clip film.mp4] [--seconds 4] [--size 320x240] [--chunks 8,16,48]
 
-Starts a private stack (deeperfour.stack, free ports) with .mar files built from model_store/ weights (or the
+Starts a private stack (tools.stack, free ports) with .mar files built from model_store/ weights (or the
 presets' seeded random init when none are installed: same cost, meaningless pictures). Stack time is wall time from
 submit to SUCCEEDED: upload, split, every chunk through the model servers, assembly. CPU time per frame is printed
 for the embedded run (with its ffmpeg processes) and for each stack part during each job: on a machine where every
@@ -43,13 +43,13 @@ def session_cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
 def weights_for(tmp: Path) -> tuple[dict[str, Path], str]:
     from safetensors.torch import save_file
 
-    from deeperfour.config import model_store
+    from deeperfour import settings
     from deeperfour.models.registry import build_model, get_preset
 
     out, random = {}, []
     for stage in SERVERS:
         preset = get_preset(stage, "lite")
-        path = model_store() / f"{preset.name}.safetensors"
+        path = settings.current().model_store / f"{preset.name}.safetensors"
         if not path.is_file():
             path = tmp / f"{preset.name}.safetensors"
             save_file({k: v.contiguous() for k, v in build_model(preset).state_dict().items()}, str(path))
@@ -70,37 +70,49 @@ def main() -> int:
 
     from deeperfour.client import Client
     from deeperfour.pipeline.embedded import modernize
-    from deeperfour.serving.archive import build_mars
-    from deeperfour.stack import Ports, Stack
     from deeperfour.video.probe import probe
     from tests.bench.bench_pipeline import cpu_seconds  # this process and its finished ffmpeg children
     from tests.conftest import make_clip
+    from tools.archive import build_mars
+    from tools.stack import Ports, Stack
 
     stages = args.stages.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="deeperfour-bench-"))
     w, h = (int(v) for v in args.size.split("x"))
-    clip = Path(args.clip) if args.clip else make_clip(tmp / "clip.mp4", size=(w, h), shots=2,
-                                                        shot_seconds=args.seconds / 2)
+    clip = (
+        Path(args.clip)
+        if args.clip
+        else make_clip(tmp / "clip.mp4", size=(w, h), shots=2, shot_seconds=args.seconds / 2)
+    )
     info = probe(clip)
     weights, origin = weights_for(tmp)
     print(f"clip {clip.name}: {info.width}x{info.height}, {info.frame_count} frames; stages {args.stages}; {origin}")
 
     def run_embedded(label: str) -> float:
         t, cpu = time.perf_counter(), cpu_seconds()
-        modernize(clip, tmp / "embedded.mp4", stages=stages, weights={k: str(v) for k, v in weights.items()},
-                  quiet=True)
+        modernize(
+            clip, tmp / "embedded.mp4", stages=stages, weights={k: str(v) for k, v in weights.items()}, quiet=True
+        )
         seconds, cpu = time.perf_counter() - t, cpu_seconds() - cpu
-        print(f"embedded ({label}): {seconds:.1f} s, {info.frame_count / seconds:.2f} frames/s, "
-              f"CPU {1000 * cpu / info.frame_count:.1f} ms/frame", flush=True)
+        print(
+            f"embedded ({label}): {seconds:.1f} s, {info.frame_count / seconds:.2f} frames/s, "
+            f"CPU {1000 * cpu / info.frame_count:.1f} ms/frame",
+            flush=True,
+        )
         return seconds
 
     embedded = run_embedded("before the stack, model loading included")
 
-    build_mars(tmp / "store", {SERVERS[s]: p for s, p in weights.items()})
-    stack = Stack(tmp / "run", tmp / "store", ports=Ports.free(), orchestrators=2,
-                  group=f"bench-{uuid.uuid4().hex[:8]}",
-                  extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                             "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500"})
+    build_mars(tmp / "store", {SERVERS[s]: p for s, p in weights.items()}, services=REPO / "services")
+    stack = Stack(
+        tmp / "run",
+        tmp / "store",
+        ports=Ports.free(),
+        orchestrators=2,
+        services=REPO / "services",
+        group=f"bench-{uuid.uuid4().hex[:8]}",
+        extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000", "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500"},
+    )
     t = time.perf_counter()
     stack.start(timeout=300)
     print(f"stack up in {time.perf_counter() - t:.1f} s (logs: {stack.logs})")
@@ -115,19 +127,26 @@ def main() -> int:
                 used = {k: v - cpu[k] for k, v in session_cpu_seconds(sessions).items()}
                 fps = info.frame_count / seconds
                 rows.append((chunk, job.info.chunks_total, seconds, fps, 100 * embedded / seconds))
-                print(f"stack, chunk {chunk:3d} frames: {job.info.chunks_total:3d} chunks, {seconds:6.1f} s, "
-                      f"{fps:6.2f} frames/s, {100 * embedded / seconds:5.1f} % of embedded", flush=True)
+                print(
+                    f"stack, chunk {chunk:3d} frames: {job.info.chunks_total:3d} chunks, {seconds:6.1f} s, "
+                    f"{fps:6.2f} frames/s, {100 * embedded / seconds:5.1f} % of embedded",
+                    flush=True,
+                )
                 parts = sorted(used.items(), key=lambda kv: -kv[1])
-                print(f"  CPU {1000 * sum(used.values()) / info.frame_count:.1f} ms/frame: " + ", ".join(
-                    f"{name} {1000 * v / info.frame_count:.1f}" for name, v in parts if v > 0), flush=True)
+                print(
+                    f"  CPU {1000 * sum(used.values()) / info.frame_count:.1f} ms/frame: "
+                    + ", ".join(f"{name} {1000 * v / info.frame_count:.1f}" for name, v in parts if v > 0),
+                    flush=True,
+                )
     finally:
         stack.stop()
     again = run_embedded("after the stack")
     if again < embedded:  # the machine is shared: compare against the faster embedded run
         embedded = again
         rows = [(c, n, s, f, 100 * embedded / s) for c, n, s, f, _ in rows]
-        print("percentages against the faster embedded run:",
-              ", ".join(f"chunk {c}: {p:.0f} %" for c, _, _, _, p in rows))
+        print(
+            "percentages against the faster embedded run:", ", ".join(f"chunk {c}: {p:.0f} %" for c, _, _, _, p in rows)
+        )
     best = max(rows, key=lambda r: r[3])
     print(f"best: chunk {best[0]} frames, {best[3]:.2f} frames/s = {best[4]:.0f} % of embedded (target >= 80 %)")
     return 0

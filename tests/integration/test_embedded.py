@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deeperfour.pipeline.embedded import modernize
-from deeperfour.pipeline.runner import frames_to_tensor
+from deeperfour.pipeline.frames import frames_to_tensor
 from deeperfour.video.io import read_frames
 from deeperfour.video.probe import probe
 from deeperfour.video.shots import ShotDetector

@@ -22,8 +22,12 @@ def test_orchestrator_killed_mid_job(client, clips, embedded, stack, storage, tm
     stages = ("colorize", "stabilize")
     job = client.submit(clips["long"], stages=list(stages), chunk_frames=3)
     # kill the replica that is working on this job, right after its first finished chunk
-    busy = wait_for(lambda: next((str(i) for i in range(2) if _chunk_lines(stack, i, job.id)), None), 120,
-                    "a first finished chunk", interval=0.05)
+    busy = wait_for(
+        lambda: next((str(i) for i in range(2) if _chunk_lines(stack, i, job.id)), None),
+        120,
+        "a first finished chunk",
+        interval=0.05,
+    )
     victim = int(busy)
     stack.kill(f"orchestrator-{victim}", signal.SIGKILL)
     killed_at = time.monotonic()
@@ -59,8 +63,12 @@ def test_model_server_killed_and_restarted(client, clips, embedded, stack, tmp_p
 def test_sigterm_finishes_the_chunk_in_hand(client, clips, embedded, stack, tmp_path):
     stages = ("colorize", "stabilize")
     job = client.submit(clips["long"], stages=list(stages), chunk_frames=3)
-    busy = wait_for(lambda: next((str(i) for i in range(2) if _chunk_lines(stack, i, job.id)), None), 120,
-                    "a first finished chunk", interval=0.05)
+    busy = wait_for(
+        lambda: next((str(i) for i in range(2) if _chunk_lines(stack, i, job.id)), None),
+        120,
+        "a first finished chunk",
+        interval=0.05,
+    )
     name = f"orchestrator-{busy}"
     since = stack.log_size(name)
     stack.kill(name, signal.SIGTERM)

@@ -42,26 +42,34 @@ def test_health_and_reflection_need_no_token(stack):
 
     with grpc.insecure_channel(stack.gateway_address()) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="deeperfour.v1.JobsService"), timeout=10)
+            health_pb2.HealthCheckRequest(service="deeperfour.v1.JobsService"), timeout=10
+        )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         assert "deeperfour.v1.JobsService" in ProtoReflectionDescriptorDatabase(channel).get_services()
 
 
-@pytest.mark.parametrize("job_id", ["abc", "../../etc/passwd", "0123456789abcdef0123456789abcdeg",
-                                    "0123456789ABCDEF0123456789ABCDEF", "jobs/x", ""])
+@pytest.mark.parametrize(
+    "job_id",
+    ["abc", "../../etc/passwd", "0123456789abcdef0123456789abcdeg", "0123456789ABCDEF0123456789ABCDEF", "jobs/x", ""],
+)
 def test_malformed_job_ids_are_refused(stack, job_id):
     from deeperfour.v1 import jobs_service_pb2
 
     channel, stub, metadata = _stub(stack, stack.token)
     with channel:
-        for call, request in [(stub.GetJob, jobs_service_pb2.GetJobRequest(job_id=job_id)),
-                              (stub.CancelJob, jobs_service_pb2.CancelJobRequest(job_id=job_id))]:
+        for call, request in [
+            (stub.GetJob, jobs_service_pb2.GetJobRequest(job_id=job_id)),
+            (stub.CancelJob, jobs_service_pb2.CancelJobRequest(job_id=job_id)),
+        ]:
             with pytest.raises(grpc.RpcError) as e:
                 call(request, metadata=metadata, timeout=10)
             assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "malformed job id" in e.value.details()
         with pytest.raises(grpc.RpcError) as e:
-            list(stub.DownloadOutput(jobs_service_pb2.DownloadOutputRequest(job_id=job_id), metadata=metadata,
-                                     timeout=10))
+            list(
+                stub.DownloadOutput(
+                    jobs_service_pb2.DownloadOutputRequest(job_id=job_id), metadata=metadata, timeout=10
+                )
+            )
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -79,11 +87,15 @@ def test_oversized_upload_is_refused(client, tmp_path, storage):
     assert set(storage.list("jobs/", recursive=False)) == before  # no job, nothing stored
 
 
-@pytest.mark.parametrize("uri, code", [("s3://other-bucket/film.mp4", "invalid_argument"),
-                                       ("s3://deeperfour/jobs/0123456789abcdef0123456789abcdef/input/a.mp4",
-                                        "permission_denied"),
-                                       ("s3://deeperfour/uploads/../jobs/x", "permission_denied"),
-                                       ("s3://deeperfour/uploads/missing.mp4", "not_found")])
+@pytest.mark.parametrize(
+    "uri, code",
+    [
+        ("s3://other-bucket/film.mp4", "invalid_argument"),
+        ("s3://deeperfour/jobs/0123456789abcdef0123456789abcdef/input/a.mp4", "permission_denied"),
+        ("s3://deeperfour/uploads/../jobs/x", "permission_denied"),
+        ("s3://deeperfour/uploads/missing.mp4", "not_found"),
+    ],
+)
 def test_input_uri_must_stay_in_the_upload_area(client, uri, code):
     with pytest.raises(DeeperFourError, match=code):
         client.submit(uri)
@@ -114,8 +126,13 @@ def test_cancel(client, clips, storage):
     with pytest.raises(DeeperFourError, match="failed_precondition: .* is cancelled, not succeeded"):
         job.download("/tmp/never.mp4")
     # chunks in flight when it was cancelled are dropped too: only the record and the input remain
-    wait_for(lambda: {k.split("/")[2] for k in storage.list(f"jobs/{job.id}/")} <= {"job.pb", "status.pb", "cancel",
-                                                                                  "input"}, 60, "intermediates removed")
+    wait_for(
+        lambda: (
+            {k.split("/")[2] for k in storage.list(f"jobs/{job.id}/")} <= {"job.pb", "status.pb", "cancel", "input"}
+        ),
+        60,
+        "intermediates removed",
+    )
     assert not [k for k in storage.list(f"jobs/{job.id}/") if "output" in k]
 
 
@@ -131,8 +148,11 @@ def test_corrupt_input_fails_with_a_reason(client, clips, storage, tmp_path):
         assert "\n" not in str(e.value) and "/tmp" not in str(e.value)
         # nothing half-written: no output, and no chunk once the failed job is cleaned up
         assert not [k for k in storage.list(f"jobs/{job.id}/") if "output" in k]
-        wait_for(lambda: {k.split("/")[2] for k in storage.list(f"jobs/{job.id}/")} <= {"job.pb", "status.pb", "input"},
-                 30, "the failed job's intermediates removed")
+        wait_for(
+            lambda: {k.split("/")[2] for k in storage.list(f"jobs/{job.id}/")} <= {"job.pb", "status.pb", "input"},
+            30,
+            "the failed job's intermediates removed",
+        )
 
 
 def test_list_jobs(client):

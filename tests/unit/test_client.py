@@ -8,7 +8,7 @@ import pytest
 
 from deeperfour.client.cli import add_client_commands
 from deeperfour.errors import DeeperFourError
-from deeperfour.stack import free_port
+from tools.stack import free_port
 
 
 def parser():
@@ -18,12 +18,36 @@ def parser():
 
 
 def test_commands_parse():
-    args = parser().parse_args(["submit", "film.mp4", "--stages", "colorize,stabilize,cartoonize", "--wait",
-                                "-o", "out.mp4", "--address", "h:1", "--token", "t"])
+    args = parser().parse_args(
+        [
+            "submit",
+            "film.mp4",
+            "--stages",
+            "colorize,stabilize,cartoonize",
+            "--wait",
+            "-o",
+            "out.mp4",
+            "--address",
+            "h:1",
+            "--token",
+            "t",
+        ]
+    )
     assert (args.input, args.stages, args.wait, args.output, args.address, args.token) == (
-        "film.mp4", "colorize,stabilize,cartoonize", True, "out.mp4", "h:1", "t")
-    for argv in (["status"], ["status", "a" * 32], ["watch", "a" * 32], ["download", "a" * 32, "-o", "x.mp4"],
-                 ["cancel", "a" * 32]):
+        "film.mp4",
+        "colorize,stabilize,cartoonize",
+        True,
+        "out.mp4",
+        "h:1",
+        "t",
+    )
+    for argv in (
+        ["status"],
+        ["status", "a" * 32],
+        ["watch", "a" * 32],
+        ["download", "a" * 32, "-o", "x.mp4"],
+        ["cancel", "a" * 32],
+    ):
         assert callable(parser().parse_args(argv).func)
     with pytest.raises(SystemExit):
         parser().parse_args(["download", "a" * 32])  # -o is required

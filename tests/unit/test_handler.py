@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeperfour import chunkcodec
+from deeperfour.distributed import codec as chunkcodec
 
 RNG = np.random.default_rng(0)
 
@@ -16,8 +16,9 @@ RNG = np.random.default_rng(0)
 def s3(monkeypatch_module=None):
     from moto.server import ThreadedMotoServer
 
-    from deeperfour.stack import free_port
-    from deeperfour.storage import ObjectStorage, S3Settings
+    from deeperfour.distributed.storage import ObjectStorage
+    from deeperfour.settings import S3Settings
+    from tools.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -49,8 +50,7 @@ def make_handler(tmp_path, s3, monkeypatch, stage="stabilize"):
     from deeperfour.serving.handler import StageHandler
 
     preset = get_preset(stage, "lite")
-    save_file({k: v.contiguous() for k, v in build_model(preset).state_dict().items()},
-              str(tmp_path / "w.safetensors"))
+    save_file({k: v.contiguous() for k, v in build_model(preset).state_dict().items()}, str(tmp_path / "w.safetensors"))
     s = s3.settings
     for key, value in {"ENDPOINT": s.endpoint, "ACCESS_KEY": "k", "SECRET_KEY": "s", "BUCKET": s.bucket}.items():
         monkeypatch.setenv(f"DEEPERFOUR_S3_{key}", value)
@@ -60,7 +60,7 @@ def make_handler(tmp_path, s3, monkeypatch, stage="stabilize"):
     return handler, context, str(tmp_path / "w.safetensors")
 
 
-def call(handler, context, request) -> "object":
+def call(handler, context, request) -> object:
     from deeperfour.v1 import types_pb2
 
     [reply] = handler.handle([{"data": bytearray(request.SerializeToString())}], context)
@@ -68,7 +68,8 @@ def call(handler, context, request) -> "object":
 
 
 def test_stabilizer_chunks_with_state_equal_the_embedded_runner(tmp_path, s3, monkeypatch):
-    from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
+    from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+    from deeperfour.pipeline.runner import run_chunk
     from deeperfour.pipeline.stages import build_stage
     from deeperfour.v1 import types_pb2
 
@@ -80,9 +81,19 @@ def test_stabilizer_chunks_with_state_equal_the_embedded_runner(tmp_path, s3, mo
     for k, (a, b) in enumerate([(0, 4), (4, 7)]):
         s3.put(f"t/source/{k}", chunkcodec.encode(source[a:b]))
         s3.put(f"t/colorize/{k}", chunkcodec.encode(colored[a:b]))
-        reply = call(handler, context, types_pb2.StageRequest(
-            stage="stabilize", bucket="deeperfour", input_key=f"t/colorize/{k}", source_key=f"t/source/{k}",
-            state_in_key=f"t/state/{k - 1}" if k else "", state_out_key=f"t/state/{k}", output_key=f"t/out/{k}"))
+        reply = call(
+            handler,
+            context,
+            types_pb2.StageRequest(
+                stage="stabilize",
+                bucket="deeperfour",
+                input_key=f"t/colorize/{k}",
+                source_key=f"t/source/{k}",
+                state_in_key=f"t/state/{k - 1}" if k else "",
+                state_out_key=f"t/state/{k}",
+                output_key=f"t/out/{k}",
+            ),
+        )
         assert not reply.error and reply.frame_count == b - a and reply.state.key == f"t/state/{k}"
         assert set(reply.state.tensors) >= {"last_input", "last_output"} and reply.state.size_bytes > 0
         outputs.append(chunkcodec.decode(s3.get(reply.output_key)))
@@ -117,8 +128,9 @@ def test_unusable_requests_get_an_error_answer(tmp_path, s3, monkeypatch):
     cases = {
         "runs stabilize, not 'colorize'": types_pb2.StageRequest(stage="colorize", input_key="x", source_key="x"),
         "does not exist": types_pb2.StageRequest(stage="stabilize", input_key="missing", source_key="missing"),
-        "not a DeeperFour chunk": types_pb2.StageRequest(stage="stabilize", input_key="bad/chunk",
-                                                         source_key="bad/chunk"),
+        "not a DeeperFour chunk": types_pb2.StageRequest(
+            stage="stabilize", input_key="bad/chunk", source_key="bad/chunk"
+        ),
         "is not this server's": types_pb2.StageRequest(stage="stabilize", bucket="other", input_key="x"),
     }
     for expected, request in cases.items():
@@ -127,8 +139,13 @@ def test_unusable_requests_get_an_error_answer(tmp_path, s3, monkeypatch):
     assert "not a deeperfour.v1.StageRequest" in types_pb2.StageResponse.FromString(reply).error
     # a missing shot state is an error, never a silent restart of the shot
     s3.put("ok/src", chunkcodec.encode(RNG.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)))
-    reply = call(handler, context, types_pb2.StageRequest(stage="stabilize", input_key="ok/src", source_key="ok/src",
-                                                          state_in_key="ok/no-state", output_key="ok/out"))
+    reply = call(
+        handler,
+        context,
+        types_pb2.StageRequest(
+            stage="stabilize", input_key="ok/src", source_key="ok/src", state_in_key="ok/no-state", output_key="ok/out"
+        ),
+    )
     assert "does not exist" in reply.error and not s3.exists("ok/out")
 
 
@@ -137,11 +154,11 @@ def test_handler_files_define_exactly_one_class():
     import importlib.util
     import inspect
 
-    from deeperfour.config import REPO_ROOT
     from deeperfour.serving.handler import StageHandler
+    from tests.conftest import REPO
 
     for name, stage in {"colorizer": "colorize", "stabilizer": "stabilize", "cartoonizer": "cartoonize"}.items():
-        path = REPO_ROOT / "services" / name / f"{name}_handler.py"
+        path = REPO / "services" / name / f"{name}_handler.py"
         spec = importlib.util.spec_from_file_location(f"{name}_handler", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -76,8 +76,10 @@ def test_shot_cuts_are_never_paired():
 
 
 def test_jsd_bounds():
-    p = np.zeros((3, 256)); p[:, 0] = 1
-    q = np.zeros((3, 256)); q[:, 255] = 1
+    p = np.zeros((3, 256))
+    p[:, 0] = 1
+    q = np.zeros((3, 256))
+    q[:, 255] = 1
     assert jsd(p, p) == 0.0
     assert jsd(p, q) == pytest.approx(1.0)
 
@@ -88,7 +90,8 @@ def test_colorfulness_of_grey_is_zero_and_of_colour_is_not():
     assert colorfulness(np.full((8, 8, 3), 128, np.uint8)) == 0.0
     assert colorfulness(img) > 20
     # pure red on the 0..255 scale: σ = 0, μ_rg = 255, μ_yb = 127.5 -> 0.3 * hypot(255, 127.5)
-    red = np.zeros((4, 4, 3), np.uint8); red[..., 0] = 255
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255
     assert colorfulness(red) == pytest.approx(0.3 * math.hypot(255, 127.5))
 
 
@@ -141,8 +144,18 @@ def test_eval_cli_on_a_real_clip(real_clips, tmp_path, capsys):
     from deeperfour.metrics.cli import main
 
     out_json = tmp_path / "m.json"
-    rc = main(["eval", str(real_clips["colour"]), "--input", str(real_clips["grey"]),
-               "--reference", str(real_clips["colour"]), "--json", str(out_json)])
+    rc = main(
+        [
+            "eval",
+            str(real_clips["colour"]),
+            "--input",
+            str(real_clips["grey"]),
+            "--reference",
+            str(real_clips["colour"]),
+            "--json",
+            str(out_json),
+        ]
+    )
     assert rc == 0
     table = capsys.readouterr().out
     assert "e_warp" in table and "output" in table
@@ -173,8 +186,17 @@ def test_compare_writes_side_by_side_video_and_plot(real_clips, tmp_path, capsys
     from deeperfour.video.probe import probe
 
     out = tmp_path / "compare.mp4"
-    rc = main(["compare", str(real_clips["flicker"]), str(real_clips["colour"]), "-o", str(out),
-               "--input", str(real_clips["grey"])])
+    rc = main(
+        [
+            "compare",
+            str(real_clips["flicker"]),
+            str(real_clips["colour"]),
+            "-o",
+            str(out),
+            "--input",
+            str(real_clips["grey"]),
+        ]
+    )
     assert rc == 0
     info = probe(out)
     src = probe(real_clips["colour"])

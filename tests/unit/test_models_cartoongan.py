@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 from deeperfour.models.cartoongan import CartoonGAN, InstanceNormalization
 from deeperfour.models.registry import build_model
-from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 OUT_ATOL, MID_ATOL = 2e-5, 1e-4
 # The spec's pre-IN intermediates are the outputs of these convs; the last is the conv before tanh.

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 from deeperfour.models.registry import PRESETS, build_model
-from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 OUT_ATOL, MID_ATOL = 1e-5, 1e-4
 CASES = [("deoldify-video", "deoldify_video"), ("deoldify-artistic", "deoldify_artistic")]

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 from deeperfour.models.registry import build_model
 from deeperfour.models.stabilizer import stabilize_step, working_size
-from spec_fill import filled_state_dict, load_vectors, read_keys, spec_dir
 
 ATOL = 1e-5
 

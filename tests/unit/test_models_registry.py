@@ -7,15 +7,23 @@ from safetensors.torch import save_file
 from deeperfour.errors import DeeperFourError, WeightsError
 from deeperfour.models.cartoonizer import cartoonize
 from deeperfour.models.colorizer import colorize
-from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset, load_model
+from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset
 from deeperfour.models.stabilizer import stabilize_step
+from deeperfour.models.weights import load_model
 
 LITE = ["colorizer-lite", "stabilizer-lite", "cartoonizer-lite"]
 
 
 def test_presets():
-    assert set(PRESETS) == {"deoldify-video", "deoldify-artistic", "colorizer-lite", "lai2018", "stabilizer-lite",
-                            "cartoongan", "cartoonizer-lite"}
+    assert set(PRESETS) == {
+        "deoldify-video",
+        "deoldify-artistic",
+        "colorizer-lite",
+        "lai2018",
+        "stabilizer-lite",
+        "cartoongan",
+        "cartoonizer-lite",
+    }
     for name, p in PRESETS.items():
         assert isinstance(p, Preset) and p.name == name
         assert p.exact == (p.spec is not None)
@@ -90,9 +98,9 @@ def test_colorize_adapter_contract():
     frames = grey.expand(-1, 3, -1, -1).contiguous()  # black-and-white film
     out = colorize(model, frames, PRESETS["colorizer-lite"].options["render_factor"])
     assert out.shape == frames.shape and out.dtype == torch.float32
-    assert 0 <= out.min() and out.max() <= 1
+    assert out.min() >= 0 and out.max() <= 1
     # the source's luminance is kept, up to uint8 YUV round trips and gamut clipping of strong chroma
-    luma = lambda f: (0.299 * f[:, 0] + 0.587 * f[:, 1] + 0.114 * f[:, 2]) * 255  # noqa: E731
+    luma = lambda f: (0.299 * f[:, 0] + 0.587 * f[:, 1] + 0.114 * f[:, 2]) * 255
     assert (luma(out) - luma(frames)).abs().mean() < 1
     # batching does not change a frame's result
     rf = PRESETS["colorizer-lite"].options["render_factor"]
@@ -103,7 +111,7 @@ def test_cartoonize_adapter_contract():
     model = build_model("cartoonizer-lite")
     frames = torch.rand(2, 3, 36, 50, generator=torch.Generator().manual_seed(0))
     out = cartoonize(model, frames, PRESETS["cartoonizer-lite"].options["long_side"])
-    assert out.shape == frames.shape and out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1
+    assert out.shape == frames.shape and out.dtype == torch.float32 and out.min() >= 0 and out.max() <= 1
 
 
 def test_stabilize_adapter_is_residual_and_unclipped():

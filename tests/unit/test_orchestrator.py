@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeperfour import chunkcodec
-from deeperfour import storage as keys
-from deeperfour.orchestrator import kafka
-from deeperfour.orchestrator.models import StageFailed
+from deeperfour.distributed import bus, codec, keys
+from deeperfour.serving.client import StageFailed
 from deeperfour.v1 import events_pb2, types_pb2
 from tests.unit.test_handler import s3  # noqa: F401  (fixture)
 
@@ -53,7 +51,8 @@ class CopyModels:
 @pytest.fixture
 def app(s3, monkeypatch):  # noqa: F811
     from deeperfour.orchestrator import app as app_module
-    from deeperfour.orchestrator.app import OrchestratorSettings, build_app
+    from deeperfour.orchestrator.app import build_app
+    from deeperfour.settings import OrchestratorSettings
 
     monkeypatch.setattr(app_module.time, "sleep", lambda s: None)  # no real back-off waits
     for key in s3.list(""):
@@ -62,28 +61,31 @@ def app(s3, monkeypatch):  # noqa: F811
     def make(fail=None, retry_seconds=30):
         settings = OrchestratorSettings(group="g", chunk_frames=4, retry_seconds=retry_seconds, permanent_attempts=2)
         models = CopyModels(s3, fail)
-        return build_app(settings, storage=s3, consumer=object(), producer=Producer(), models=models)
+        return build_app(settings, storage=s3, consumer=object(), producer=Producer(), model_servers=models)
 
     return make
 
 
 def ready_chunk(storage, shot=0, chunk=0, stages=("colorize", "stabilize"), frames=3):
-    storage.put(keys.chunk_key(JOB, "source", shot, chunk), chunkcodec.encode(np.zeros((frames, 4, 4, 3), np.uint8)))
+    storage.put(keys.chunk_key(JOB, "source", shot, chunk), codec.encode(np.zeros((frames, 4, 4, 3), np.uint8)))
     ref = types_pb2.ChunkRef(job_id=JOB, shot_index=shot, chunk_index=chunk, frame_count=frames)
     return events_pb2.ChunkReady(chunk=ref, stages=list(stages))
 
 
 def start_job(orchestrator, total=2):
-    orchestrator.jobs.create(types_pb2.Job(job_id=JOB, state=types_pb2.JOB_STATE_QUEUED, input_name="a.mp4",
-                                           input_key=keys.input_key(JOB, "a.mp4")))
+    orchestrator.jobs.create(
+        types_pb2.Job(
+            job_id=JOB, state=types_pb2.JOB_STATE_QUEUED, input_name="a.mp4", input_key=keys.input_key(JOB, "a.mp4")
+        )
+    )
     orchestrator.jobs.set_status(JOB, types_pb2.JOB_STATE_RUNNING, chunks_total=total, frames_total=3 * total)
 
 
 def test_stages_are_chained_with_deterministic_keys_and_state(app):
     o = app()
     start_job(o, total=3)
-    o.handle(kafka.READY, ready_chunk(o.storage, chunk=1).SerializeToString())
-    colorize, stabilize = o.models.requests
+    o.handle(bus.READY, ready_chunk(o.storage, chunk=1).SerializeToString())
+    colorize, stabilize = o.model_servers.requests
     base = f"jobs/{JOB}"
     assert colorize.input_key == f"{base}/source/000000/000001"
     assert colorize.output_key == f"{base}/colorize/000000/000001"
@@ -91,20 +93,22 @@ def test_stages_are_chained_with_deterministic_keys_and_state(app):
     assert stabilize.state_in_key == f"{base}/state/stabilize/000000/000000"  # the previous chunk's state
     assert stabilize.state_out_key == f"{base}/state/stabilize/000000/000001"
     assert o.storage.get(keys.done_key(JOB, 0, 1)).decode() == stabilize.output_key
-    o.handle(kafka.READY, ready_chunk(o.storage, chunk=0).SerializeToString())
-    assert o.models.requests[-1].state_in_key == ""  # first chunk of a shot: no state
+    o.handle(bus.READY, ready_chunk(o.storage, chunk=0).SerializeToString())
+    assert o.model_servers.requests[-1].state_in_key == ""  # first chunk of a shot: no state
     # a redelivered message rewrites the same objects: nothing is added
     before = sorted(o.storage.list(base))
-    o.handle(kafka.READY, ready_chunk(o.storage, chunk=1).SerializeToString())
+    o.handle(bus.READY, ready_chunk(o.storage, chunk=1).SerializeToString())
     assert sorted(o.storage.list(base)) == before
 
 
 def test_a_stage_listed_twice_gets_its_own_keys(app):
     o = app()
     start_job(o, total=3)
-    o.handle(kafka.READY, ready_chunk(o.storage, stages=("colorize", "stabilize", "cartoonize", "stabilize"))
-             .SerializeToString())
-    outputs = [r.output_key.split("/")[2] for r in o.models.requests]
+    o.handle(
+        bus.READY,
+        ready_chunk(o.storage, stages=("colorize", "stabilize", "cartoonize", "stabilize")).SerializeToString(),
+    )
+    outputs = [r.output_key.split("/")[2] for r in o.model_servers.requests]
     assert outputs == ["colorize", "stabilize", "cartoonize", "stabilize3"]
 
 
@@ -115,8 +119,8 @@ def test_transient_failures_are_retried(app):
 
     o = app(fail)
     start_job(o, total=3)
-    o.handle(kafka.READY, ready_chunk(o.storage).SerializeToString())
-    assert o.storage.exists(keys.done_key(JOB, 0, 0)) and not o.producer.on(kafka.DEAD)
+    o.handle(bus.READY, ready_chunk(o.storage).SerializeToString())
+    assert o.storage.exists(keys.done_key(JOB, 0, 0)) and not o.producer.on(bus.DEAD)
 
 
 def test_a_chunk_that_keeps_failing_goes_to_the_dead_letter_topic_and_fails_its_job(app):
@@ -125,8 +129,8 @@ def test_a_chunk_that_keeps_failing_goes_to_the_dead_letter_topic_and_fails_its_
 
     o = app(fail)
     start_job(o)
-    o.handle(kafka.READY, ready_chunk(o.storage, shot=2, chunk=5).SerializeToString())
-    [(key, value)] = o.producer.on(kafka.DEAD)
+    o.handle(bus.READY, ready_chunk(o.storage, shot=2, chunk=5).SerializeToString())
+    [(key, value)] = o.producer.on(bus.DEAD)
     dead = events_pb2.ChunkDead.FromString(value)
     assert key == f"{JOB}/000002".encode() and dead.attempts == 2 and dead.chunk.chunk_index == 5
     job = o.jobs.get(JOB)
@@ -134,9 +138,9 @@ def test_a_chunk_that_keeps_failing_goes_to_the_dead_letter_topic_and_fails_its_
     assert job.error == "chunk 2/5 (frames 0-2) failed after 2 attempts: stabilizer: chunk object is corrupt"
     assert not [k for k in o.storage.list(f"jobs/{JOB}/") if "/source/" in k or "/done/" in k]
     # later chunks of the failed job are dropped without calling a model
-    calls = len(o.models.requests)
-    o.handle(kafka.READY, ready_chunk(o.storage, shot=2, chunk=6).SerializeToString())
-    assert len(o.models.requests) == calls and not o.storage.exists(keys.chunk_key(JOB, "source", 2, 6))
+    calls = len(o.model_servers.requests)
+    o.handle(bus.READY, ready_chunk(o.storage, shot=2, chunk=6).SerializeToString())
+    assert len(o.model_servers.requests) == calls and not o.storage.exists(keys.chunk_key(JOB, "source", 2, 6))
 
 
 def test_transient_failures_stop_being_retried_after_the_time_budget(app):
@@ -145,14 +149,29 @@ def test_transient_failures_stop_being_retried_after_the_time_budget(app):
 
     o = app(fail, retry_seconds=0)
     start_job(o)
-    o.handle(kafka.READY, ready_chunk(o.storage).SerializeToString())
-    assert o.producer.on(kafka.DEAD) and o.jobs.get(JOB).state == types_pb2.JOB_STATE_FAILED
+    o.handle(bus.READY, ready_chunk(o.storage).SerializeToString())
+    assert o.producer.on(bus.DEAD) and o.jobs.get(JOB).state == types_pb2.JOB_STATE_FAILED
 
 
 def test_chunks_of_a_cancelled_job_are_dropped(app):
     o = app()
     start_job(o)
     o.jobs.cancel(JOB)
-    o.handle(kafka.READY, ready_chunk(o.storage).SerializeToString())
-    assert not o.models.requests and not o.storage.exists(keys.chunk_key(JOB, "source", 0, 0))
+    o.handle(bus.READY, ready_chunk(o.storage).SerializeToString())
+    assert not o.model_servers.requests and not o.storage.exists(keys.chunk_key(JOB, "source", 0, 0))
     assert o.jobs.get(JOB).state == types_pb2.JOB_STATE_CANCELLED
+
+
+def test_finished_jobs_keep_no_intermediate_object_whatever_their_stages(app):
+    o = app()
+    start_job(o, total=2)  # one chunk of two: no assembly yet
+    o.storage.put(keys.input_key(JOB, "a.mp4"), b"film")
+    o.handle(
+        bus.READY,
+        ready_chunk(o.storage, stages=("colorize", "stabilize", "cartoonize", "stabilize")).SerializeToString(),
+    )
+    assert o.storage.exists(keys.state_key(JOB, "stabilize3", 0, 0))  # the repeated stage's own state
+    o.storage.put(keys.output_key(JOB, "mp4"), b"film")
+    o.jobs.remove_intermediates(JOB)
+    left = {k.split("/")[2] for k in o.storage.list(f"jobs/{JOB}/")}
+    assert left == {"job.pb", "status.pb", "input", "output.mp4"}, left

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from spec_fill import SPECS, filled_state_dict, load_vectors
 from torch import nn
 
 from deeperfour.models import cartoonizer, colorizer
 from deeperfour.models.registry import build_model
-from spec_fill import SPECS, filled_state_dict, load_vectors
 
 DATA = SPECS.parent / "data"
 

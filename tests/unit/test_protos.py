@@ -6,9 +6,10 @@ from google.protobuf.descriptor import FieldDescriptor
 
 
 def test_checked_in_stubs_are_fresh():
-    from deeperfour.protogen import stale_files
+    from tests.conftest import REPO
+    from tools.protogen import stale_files
 
-    assert stale_files() == [], "run `make protos` and commit the regenerated stubs"
+    assert stale_files(REPO / "protos", REPO / "services") == [], "run `make protos` and commit the regenerated stubs"
 
 
 def test_torchserve_wire_names():
@@ -16,8 +17,10 @@ def test_torchserve_wire_names():
 
     service = inference_pb2.DESCRIPTOR.services_by_name["InferenceAPIsService"]
     assert service.full_name == "org.pytorch.serve.grpc.inference.InferenceAPIsService"
-    assert service.methods_by_name["Predictions"].input_type.full_name == \
-        "org.pytorch.serve.grpc.inference.PredictionsRequest"
+    assert (
+        service.methods_by_name["Predictions"].input_type.full_name
+        == "org.pytorch.serve.grpc.inference.PredictionsRequest"
+    )
     fields = {f.name: (f.number, f.type) for f in inference_pb2.PredictionsRequest.DESCRIPTOR.fields}
     assert fields["model_name"] == (1, FieldDescriptor.TYPE_STRING)
     assert fields["model_version"] == (2, FieldDescriptor.TYPE_STRING)

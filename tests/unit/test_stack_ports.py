@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from deeperfour.stack import MODEL_SERVERS, Ports
+from tools.stack import MODEL_SERVERS, Ports
 
 
 def test_free_ports_are_distinct_and_outside_the_ephemeral_range():

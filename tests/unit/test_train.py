@@ -37,8 +37,20 @@ def data_root(tmp_path_factory):
     from deeperfour.video.probe import VideoInfo
 
     big = texture(96, 256, 20)
-    info = VideoInfo(path="", width=128, height=96, fps=Fraction(25), frame_count=12, duration=0.48, rotation=0,
-                     start_time=0.0, audio_streams=0, subtitle_streams=0, container="mp4", variable_frame_rate=False)
+    info = VideoInfo(
+        path="",
+        width=128,
+        height=96,
+        fps=Fraction(25),
+        frame_count=12,
+        duration=0.48,
+        rotation=0,
+        start_time=0.0,
+        audio_streams=0,
+        subtitle_streams=0,
+        container="mp4",
+        variable_frame_rate=False,
+    )
     enc = Encoder(str(root / "clips" / "pan.mp4"), info, audio_from=None)
     for t in range(12):
         enc.write(np.ascontiguousarray(big[:, 4 * t : 4 * t + 128, ::-1]))
@@ -47,32 +59,65 @@ def data_root(tmp_path_factory):
 
 
 TINY = {
-    "colorizer": dict(photos=["photos/*"], clips=["clips/*"], clip_stride=4, batch_size=2, train_size=32),
-    "stabilizer": dict(photos=["photos/*"], clips=["clips/*"], batch_size=1, frames=3, crop=48, photo_short_side=96,
-                       processors=["jitter", "tint"]),
-    "cartoonizer": dict(photos=["photos/*"], cartoons=["cartoons/*"], batch_size=2, crop=48, warmup_steps=1,
-                        disc_nf=4),
+    "colorizer": dict(
+        photos=["photos/*"],
+        clips=["clips/*"],
+        clip_stride=4,
+        batch_size=2,
+        train_size=32,
+        backbone=None,
+        prior_batches=2,
+    ),
+    "stabilizer": dict(
+        photos=["photos/*"],
+        clips=["clips/*"],
+        batch_size=1,
+        frames=3,
+        crop=48,
+        photo_short_side=96,
+        processors=["jitter", "tint"],
+    ),
+    "cartoonizer": dict(photos=["photos/*"], cartoons=["cartoons/*"], batch_size=2, crop=48, warmup_steps=1, disc_nf=4),
 }
 
 
 def overrides(model, data_root, steps):
-    return {"data_root": str(data_root), "steps": steps, "checkpoint_every": 1, "threads": 1, "max_minutes": 0,
-            "seed": 3, **TINY[model]}
+    return {
+        "data_root": str(data_root),
+        "steps": steps,
+        "checkpoint_every": 1,
+        "threads": 1,
+        "max_minutes": 0,
+        "seed": 3,
+        **TINY[model],
+    }
 
 
 @pytest.mark.parametrize("model", ["colorizer", "stabilizer", "cartoonizer"])
 def test_trainer_runs_and_resumes_exactly(model, data_root, tmp_path):
-    config = CONFIGS / f"cpu-{model}.yaml"
-    straight = train(model, config, tmp_path / "a", overrides=overrides(model, data_root, 2), quiet=True,
-                     export=tmp_path / "a.safetensors")
+    config = CONFIGS / f"cpu-{model}{'-decoder' if model == 'colorizer' else ''}.yaml"
+    straight = train(
+        model,
+        config,
+        tmp_path / "a",
+        overrides=overrides(model, data_root, 2),
+        quiet=True,
+        export=tmp_path / "a.safetensors",
+    )
     assert straight["steps_done"] == 2
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]
     assert all(np.isfinite(v) for r in log for k, v in r.items() if k not in ("step", "time"))
 
     train(model, config, tmp_path / "b", overrides=overrides(model, data_root, 1), quiet=True)
-    resumed = train(model, config, tmp_path / "b", overrides=overrides(model, data_root, 2), quiet=True,
-                    export=tmp_path / "b.safetensors")
+    resumed = train(
+        model,
+        config,
+        tmp_path / "b",
+        overrides=overrides(model, data_root, 2),
+        quiet=True,
+        export=tmp_path / "b.safetensors",
+    )
     assert resumed["steps_done"] == 2
     a, b = load_file(str(tmp_path / "a.safetensors")), load_file(str(tmp_path / "b.safetensors"))
     assert a.keys() == b.keys()
@@ -81,9 +126,10 @@ def test_trainer_runs_and_resumes_exactly(model, data_root, tmp_path):
 
     # and the exported file is a valid weights file for the preset's inference model
     from deeperfour.models import registry
+    from deeperfour.models.weights import load_model
 
     stage = {"colorizer": "colorize", "stabilizer": "stabilize", "cartoonizer": "cartoonize"}[model]
-    net, _ = registry.load_model(stage, "lite", str(tmp_path / "a.safetensors"))
+    net, _ = load_model(stage, "lite", str(tmp_path / "a.safetensors"))
     before = registry.build_model(registry.get_preset(stage, "lite")).state_dict()
     assert any(not torch.equal(before[k], v) for k, v in net.state_dict().items() if v.is_floating_point())
 
@@ -94,8 +140,13 @@ def test_a_damaged_checkpoint_is_one_readable_error(data_root, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="not a readable training checkpoint"):
-        train("colorizer", CONFIGS / "cpu-colorizer.yaml", tmp_path / "run",
-              overrides=overrides("colorizer", data_root, 1), quiet=True)
+        train(
+            "colorizer",
+            CONFIGS / "cpu-colorizer-decoder.yaml",
+            tmp_path / "run",
+            overrides=overrides("colorizer", data_root, 1),
+            quiet=True,
+        )
 
 
 @pytest.mark.parametrize("preset", ["colorizer-lite", "stabilizer-lite", "cartoonizer-lite"])
@@ -111,7 +162,7 @@ def test_shipped_weights_load_and_run(preset):
     frames[1:] = torch.roll(frames[1:], 2, dims=-1)
     out, _ = s(frames, frames, None)
     assert out.shape == frames.shape and torch.isfinite(out).all()
-    assert 0 <= out.min() and out.max() <= 1
+    assert out.min() >= 0 and out.max() <= 1
     if stage == "colorize":  # a trained colorizer gives colour to a grey frame
         grey = frames.mean(1, keepdim=True).repeat(1, 3, 1, 1)
         col, _ = s(grey, grey, None)
@@ -120,11 +171,23 @@ def test_shipped_weights_load_and_run(preset):
 
 def test_fine_tuning_starts_from_the_given_weights(data_root, tmp_path):
     first = dict(config=CONFIGS / "cpu-stabilizer.yaml", overrides=overrides("stabilizer", data_root, 1))
-    train("stabilizer", first["config"], tmp_path / "a", overrides=first["overrides"], quiet=True,
-          export=tmp_path / "a.safetensors")
+    train(
+        "stabilizer",
+        first["config"],
+        tmp_path / "a",
+        overrides=first["overrides"],
+        quiet=True,
+        export=tmp_path / "a.safetensors",
+    )
     # lr 0: the fine-tune's step changes nothing, so its export is exactly the weights it started from
     tune = {**overrides("stabilizer", data_root, 1), "init_weights": str(tmp_path / "a.safetensors"), "lr": 0.0}
-    train("stabilizer", CONFIGS / "cpu-stabilizer-finetune.yaml", tmp_path / "b", overrides=tune, quiet=True,
-          export=tmp_path / "b.safetensors")
+    train(
+        "stabilizer",
+        CONFIGS / "cpu-stabilizer-finetune.yaml",
+        tmp_path / "b",
+        overrides=tune,
+        quiet=True,
+        export=tmp_path / "b.safetensors",
+    )
     a, b = load_file(str(tmp_path / "a.safetensors")), load_file(str(tmp_path / "b.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -9,7 +9,8 @@ import torch
 from safetensors import safe_open
 
 from deeperfour.errors import WeightsError
-from deeperfour.models.registry import build_model, load_model
+from deeperfour.models.registry import build_model
+from deeperfour.models.weights import load_model
 from deeperfour.models.weights_cli import add_weights_command
 
 

@@ -55,6 +55,7 @@ spec:
             - /home/model-server/config.properties
             - --model-store
             - /home/model-server/model-store
+          args:
             - --models
             - {{ printf "%s=%s.mar" $c $c }}
           ports:

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 
+from deeperfour.pipeline import table
+
 
 def add_client_commands(subparsers) -> None:
     def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--address", default=None, help="gateway host:port (default $DEEPERFOUR_GATEWAY_ADDRESS "
-                                                      "or 127.0.0.1:$DEEPERFOUR_GATEWAY_PORT)")
+        p.add_argument(
+            "--address",
+            default=None,
+            help="gateway host:port (default $DEEPERFOUR_GATEWAY_ADDRESS or 127.0.0.1:$DEEPERFOUR_GATEWAY_PORT)",
+        )
         p.add_argument("--token", default=None, help="gateway token (default $DEEPERFOUR_GATEWAY_TOKEN)")
         return p
 
     p = common(subparsers.add_parser("submit", help="send a film to the distributed stack"))
     p.add_argument("input", help="local film, or s3://<bucket>/<key> of an object in the stack's bucket")
-    p.add_argument("--stages", default="colorize,stabilize", help="comma-separated stages, in order")
+    p.add_argument("--stages", default=",".join(table.DEFAULT), help="comma-separated stages, in order")
     p.add_argument("--chunk-frames", type=int, default=0, help="frames per chunk (0: the orchestrator's default)")
     p.add_argument("--format", default="", help="output container (mp4, mkv, mov, ...)")
     p.add_argument("--wait", action="store_true", help="wait for the job, with a progress bar")
@@ -50,7 +55,7 @@ def _client(args):
 
 
 def _line(job) -> str:
-    from deeperfour.client.sdk import state_name
+    from deeperfour.distributed.jobs import state_name
 
     text = f"{job.job_id}  {state_name(job.state):9}  {job.chunks_done}/{job.chunks_total} chunks  {job.input_name}"
     if job.output_key:
@@ -81,13 +86,16 @@ def _status(args) -> int:
 
 
 def _watch(args) -> int:
-    from deeperfour.client.sdk import state_name
+    from deeperfour.distributed.jobs import state_name
 
     with _client(args) as client:
         job = client.job(args.job_id)
         for event in job.watch():
-            print(f"{state_name(event.state):9}  {event.chunks_done}/{event.chunks_total} chunks"
-                  + (f"  {event.message}" if event.message else ""), flush=True)
+            print(
+                f"{state_name(event.state):9}  {event.chunks_done}/{event.chunks_total} chunks"
+                + (f"  {event.message}" if event.message else ""),
+                flush=True,
+            )
         job.wait()
     return 0
 

@@ -10,38 +10,38 @@ from pathlib import Path
 
 import grpc
 
+from deeperfour import settings
+from deeperfour.distributed.jobs import TERMINAL, state_name
 from deeperfour.errors import DeeperFourError
+from deeperfour.pipeline import table
 from deeperfour.v1 import events_pb2, jobs_service_pb2, jobs_service_pb2_grpc, types_pb2
 
 PART = 1 << 20  # upload message size (gRPC's default limit is 4 MB per message)
-TERMINAL = (types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED)
-
-
-def state_name(state: int) -> str:
-    return types_pb2.JobState.Name(state).removeprefix("JOB_STATE_").lower()
-
-
-def default_address() -> str:
-    port = os.environ.get("DEEPERFOUR_GATEWAY_PORT", "50051")
-    return os.environ.get("DEEPERFOUR_GATEWAY_ADDRESS") or f"127.0.0.1:{port}"
 
 
 class Client:
-    def __init__(self, address: str | None = None, token: str | None = None, *, timeout: float = 60.0,
-                 secure: bool = False):
-        self.address = address or default_address()
-        token = token if token is not None else os.environ.get("DEEPERFOUR_GATEWAY_TOKEN")
+    """address and token default to DEEPERFOUR_GATEWAY_ADDRESS (or 127.0.0.1:DEEPERFOUR_GATEWAY_PORT) and _TOKEN."""
+
+    def __init__(
+        self, address: str | None = None, token: str | None = None, *, timeout: float = 60.0, secure: bool = False
+    ):
+        defaults = settings.current().client
+        self.address = address or defaults.address
+        token = token if token is not None else defaults.token
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         options = [("grpc.max_receive_message_length", 8 * PART)]
-        self._channel = (grpc.secure_channel(self.address, grpc.ssl_channel_credentials(), options=options) if secure
-                         else grpc.insecure_channel(self.address, options=options))
+        self._channel = (
+            grpc.secure_channel(self.address, grpc.ssl_channel_credentials(), options=options)
+            if secure
+            else grpc.insecure_channel(self.address, options=options)
+        )
         self._stub = jobs_service_pb2_grpc.JobsServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -49,14 +49,16 @@ class Client:
 
     def call(self, method: str, request, *, timeout: float | None = -1.0):
         try:
-            return getattr(self._stub, method)(request, metadata=self._metadata,
-                                               timeout=self.timeout if timeout == -1.0 else timeout)
+            return getattr(self._stub, method)(
+                request, metadata=self._metadata, timeout=self.timeout if timeout == -1.0 else timeout
+            )
         except grpc.RpcError as e:
             raise _error(e, self.address) from None
 
     # ---- jobs ----
-    def submit(self, source: str | os.PathLike, stages=("colorize", "stabilize"), *, chunk_frames: int = 0,
-               output_format: str = "") -> "Job":
+    def submit(
+        self, source: str | os.PathLike, stages=table.DEFAULT, *, chunk_frames: int = 0, output_format: str = ""
+    ) -> Job:
         """Upload a local film (or name an object with s3://bucket/key) and start a job."""
         options = types_pb2.JobOptions(stages=list(stages), chunk_frames=chunk_frames, output_format=output_format)
         source = str(source)
@@ -72,7 +74,7 @@ class Client:
         reply = self.call("SubmitJob", messages, timeout=None)
         return Job(self, reply.job)
 
-    def job(self, job_id: str) -> "Job":
+    def job(self, job_id: str) -> Job:
         return Job(self, self.call("GetJob", jobs_service_pb2.GetJobRequest(job_id=job_id)).job)
 
     def jobs(self) -> list[types_pb2.Job]:
@@ -97,7 +99,7 @@ class Job:
     def state(self) -> str:
         return state_name(self.info.state)
 
-    def refresh(self) -> "Job":
+    def refresh(self) -> Job:
         self.info = self.client.call("GetJob", jobs_service_pb2.GetJobRequest(job_id=self.id)).job
         return self
 
@@ -109,7 +111,7 @@ class Job:
         except grpc.RpcError as e:
             raise _error(e, self.client.address) from None
 
-    def wait(self, progress: bool = False, timeout: float | None = None) -> "Job":
+    def wait(self, progress: bool = False, timeout: float | None = None) -> Job:
         """Block until the job is finished; raise DeeperFourError when it failed or was cancelled."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = None
@@ -137,7 +139,7 @@ class Job:
             raise DeeperFourError(f"job {self.id} was cancelled")
         return self
 
-    def cancel(self) -> "Job":
+    def cancel(self) -> Job:
         self.info = self.client.call("CancelJob", jobs_service_pb2.CancelJobRequest(job_id=self.id)).job
         return self
 
@@ -147,8 +149,9 @@ class Job:
         if not path.parent.is_dir():
             raise DeeperFourError(f"{path.parent}: directory does not exist")
         tmp = path.with_name(f".{path.name}.part")
-        stream = self.client.call("DownloadOutput", jobs_service_pb2.DownloadOutputRequest(job_id=self.id),
-                                  timeout=None)
+        stream = self.client.call(
+            "DownloadOutput", jobs_service_pb2.DownloadOutputRequest(job_id=self.id), timeout=None
+        )
         try:
             with open(tmp, "wb") as f:
                 for part in stream:

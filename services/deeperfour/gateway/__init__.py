@@ -1,1 +1,2 @@
-"""gRPC gateway of the distributed mode (deeperfour.v1.JobsService)."""
+"""The gateway of the distributed mode: the public gRPC API (deeperfour.v1.JobsService) with token auth, health and
+reflection, in front of object storage and Kafka."""

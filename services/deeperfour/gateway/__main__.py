@@ -4,14 +4,15 @@ import logging
 import signal
 import sys
 
+from deeperfour import logs, settings
 from deeperfour.errors import DeeperFourError
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s service=gateway %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings.prefer_sleeping_threads()
+    logs.setup("gateway")
     try:
+        settings.load()
         from deeperfour.gateway.server import build_server
 
         server, port = build_server()

@@ -14,37 +14,21 @@ import tempfile
 import time
 import uuid
 from concurrent import futures
-from dataclasses import dataclass
 
 import grpc
 
-from deeperfour import storage as keys
-from deeperfour.config import env, env_int
+from deeperfour import settings as config
+from deeperfour.distributed import bus, keys
+from deeperfour.distributed.jobs import OUTPUT_FORMATS, TERMINAL, JobNotFound, JobStore, now_ms, state_name
+from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.errors import DeeperFourError
-from deeperfour.orchestrator import kafka
-from deeperfour.orchestrator.jobs import OUTPUT_FORMATS, STAGES, TERMINAL, JobNotFound, JobStore, now_ms
-from deeperfour.storage import ObjectStorage
+from deeperfour.pipeline import table
+from deeperfour.settings import GatewaySettings, KafkaSettings
 from deeperfour.v1 import events_pb2, jobs_service_pb2, jobs_service_pb2_grpc, types_pb2
 
 log = logging.getLogger("deeperfour.gateway")
 SERVICE = "deeperfour.v1.JobsService"
 _MB = 1 << 20
-
-
-@dataclass(frozen=True)
-class GatewaySettings:
-    port: int
-    token: str
-    max_upload_bytes: int
-    watch_interval: float = 0.3
-
-    @classmethod
-    def from_env(cls) -> "GatewaySettings":
-        token = env("GATEWAY", "TOKEN")  # required: no anonymous gateway
-        if not token.strip():
-            raise DeeperFourError("DEEPERFOUR_GATEWAY_TOKEN is empty; set a secret token")
-        return cls(port=env_int("GATEWAY", "PORT", 50051), token=token,
-                   max_upload_bytes=env_int("GATEWAY", "MAX_UPLOAD_MB", 2048) * _MB)
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
@@ -57,8 +41,9 @@ class TokenInterceptor(grpc.ServerInterceptor):
             return handler
         value = dict(details.invocation_metadata or ()).get("authorization", "")
         if not value:
-            return _deny(handler, grpc.StatusCode.UNAUTHENTICATED,
-                         "missing token: send metadata 'authorization: Bearer <token>'")
+            return _deny(
+                handler, grpc.StatusCode.UNAUTHENTICATED, "missing token: send metadata 'authorization: Bearer <token>'"
+            )
         if not hmac.compare_digest(value.removeprefix("Bearer ").encode(), self._token):
             return _deny(handler, grpc.StatusCode.UNAUTHENTICATED, "invalid token")
         return handler
@@ -66,13 +51,19 @@ class TokenInterceptor(grpc.ServerInterceptor):
 
 def _deny(handler, code, message):
     """A handler of the same kind as `handler` that aborts with `code`."""
+
     def abort(request, context):
         context.abort(code, message)
 
-    kind = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): grpc.unary_stream_rpc_method_handler,
-            (True, False): grpc.stream_unary_rpc_method_handler, (True, True): grpc.stream_stream_rpc_method_handler}
+    kind = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
+    }
     return kind[(handler.request_streaming, handler.response_streaming)](
-        abort, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer)
+        abort, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )
 
 
 class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
@@ -97,11 +88,18 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
             self.storage.copy(source, input_key)
         else:
             self._receive_upload(request_iterator, input_key, context)
-        job = types_pb2.Job(job_id=job_id, state=types_pb2.JOB_STATE_QUEUED, options=options, input_name=name,
-                            input_key=input_key, created_unix_ms=now_ms(), updated_unix_ms=now_ms())
+        job = types_pb2.Job(
+            job_id=job_id,
+            state=types_pb2.JOB_STATE_QUEUED,
+            options=options,
+            input_name=name,
+            input_key=input_key,
+            created_unix_ms=now_ms(),
+            updated_unix_ms=now_ms(),
+        )
         self.jobs.create(job)
         message = events_pb2.JobSubmitted(job=job).SerializeToString()
-        self.producer.send(kafka.SUBMITTED, key=job_id.encode(), value=message)
+        self.producer.send(bus.SUBMITTED, key=job_id.encode(), value=message)
         self.producer.flush()
         log.info("job %s submitted: %s, stages %s", job_id, name, ",".join(options.stages))
         return jobs_service_pb2.SubmitJobResponse(job=job)
@@ -115,28 +113,33 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "only the first message may carry a spec")
                 size += len(message.data)
                 if size > limit:
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"upload exceeds the gateway's limit of {limit // _MB} MB "
-                                  "(DEEPERFOUR_GATEWAY_MAX_UPLOAD_MB); put the file in the bucket and pass input_uri")
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"upload exceeds the gateway's limit of {limit // _MB} MB "
+                        "(DEEPERFOUR_GATEWAY_MAX_UPLOAD_MB); put the file in the bucket and pass input_uri",
+                    )
                 tmp.write(message.data)
             if size == 0:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                              "the upload is empty: send the film's bytes after the spec")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "the upload is empty: send the film's bytes after the spec"
+                )
             tmp.flush()
             self.storage.put_file(key, tmp.name)
 
     def _check_options(self, options: types_pb2.JobOptions, context) -> types_pb2.JobOptions:
         options = types_pb2.JobOptions.FromString(options.SerializeToString())
         if not options.stages:
-            options.stages.extend(["colorize", "stabilize"])
-        unknown = [s for s in options.stages if s not in STAGES]
-        if unknown:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+            options.stages.extend(table.DEFAULT)
+        try:
+            table.parse(options.stages)
+        except DeeperFourError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
         fmt = options.output_format.lstrip(".").lower() or "mp4"
         if fmt not in OUTPUT_FORMATS:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"unsupported output format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"unsupported output format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}",
+            )
         options.output_format = fmt
         if not 0 <= options.chunk_frames <= 1000:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "chunk_frames must be between 1 and 1000 (0 = default)")
@@ -147,7 +150,7 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
         prefix = f"s3://{self.storage.bucket}/"
         if not uri.startswith(prefix):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"input_uri must start with {prefix}")
-        key = uri[len(prefix):]
+        key = uri[len(prefix) :]
         parts = key.split("/")
         if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] == "jobs":
             context.abort(grpc.StatusCode.PERMISSION_DENIED, f"input_uri {uri} names a path outside the upload area")
@@ -165,6 +168,7 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
             return self.jobs.get(job_id)
         except JobNotFound:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id}")
+            raise  # abort() raises; this line only tells type checkers
 
     def GetJob(self, request, context):
         return jobs_service_pb2.GetJobResponse(job=self._job(request.job_id, context))
@@ -176,8 +180,14 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
             seen = (job.state, job.chunks_done, job.chunks_total)
             if seen != last:
                 last = seen
-                yield events_pb2.JobEvent(job_id=job.job_id, state=job.state, chunks_done=job.chunks_done,
-                                          chunks_total=job.chunks_total, message=job.error, time_unix_ms=now_ms())
+                yield events_pb2.JobEvent(
+                    job_id=job.job_id,
+                    state=job.state,
+                    chunks_done=job.chunks_done,
+                    chunks_total=job.chunks_total,
+                    message=job.error,
+                    time_unix_ms=now_ms(),
+                )
             if job.state in TERMINAL:
                 return
             time.sleep(self.settings.watch_interval)
@@ -185,8 +195,7 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
     def CancelJob(self, request, context):
         job = self._job(request.job_id, context)
         if job.state in TERMINAL:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"job {job.job_id} is already {types_pb2.JobState.Name(job.state)[10:].lower()}")
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"job {job.job_id} is already {state_name(job.state)}")
         self.jobs.cancel(job.job_id)
         self.jobs.remove_intermediates(job.job_id)
         log.info("job %s cancelled", job.job_id)
@@ -210,33 +219,48 @@ class JobsService(jobs_service_pb2_grpc.JobsServiceServicer):
     def DownloadOutput(self, request, context):
         job = self._job(request.job_id, context)
         if job.state != types_pb2.JOB_STATE_SUCCEEDED:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"job {job.job_id} is {types_pb2.JobState.Name(job.state)[10:].lower()}, not succeeded"
-                          + (f": {job.error}" if job.error else ""))
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"job {job.job_id} is {state_name(job.state)}, not succeeded" + (f": {job.error}" if job.error else ""),
+            )
         for part in self.storage.stream(job.output_key):
             yield jobs_service_pb2.DownloadOutputResponse(data=part)
 
 
-def build_server(settings: GatewaySettings | None = None, *, storage=None, producer=None, address: str | None = None):
+def build_server(
+    settings: GatewaySettings | None = None,
+    *,
+    kafka: KafkaSettings | None = None,
+    storage=None,
+    producer=None,
+    address: str | None = None,
+):
     """The one wiring point: returns (server, port) with JobsService, health and reflection registered."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection
 
-    settings = settings or GatewaySettings.from_env()
+    settings = settings or config.current().gateway
     storage = storage or ObjectStorage()
     storage.ensure_bucket()
     if producer is None:
-        kafka.ensure_topics()
-        producer = kafka.producer()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), interceptors=[TokenInterceptor(settings.token)],
-                         options=[("grpc.max_receive_message_length", 8 * _MB)])
+        kafka = kafka or config.current().kafka
+        bus.ensure_topics(kafka)
+        producer = bus.producer(kafka)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=32),
+        interceptors=[TokenInterceptor(settings.token)],
+        options=[("grpc.max_receive_message_length", 8 * _MB)],
+    )
     jobs_service_pb2_grpc.add_JobsServiceServicer_to_server(JobsService(settings, storage, producer), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    names = (jobs_service_pb2.DESCRIPTOR.services_by_name["JobsService"].full_name,
-             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+    names = (
+        jobs_service_pb2.DESCRIPTOR.services_by_name["JobsService"].full_name,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    )
     reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(address or f"0.0.0.0:{settings.port}")
     return server, port

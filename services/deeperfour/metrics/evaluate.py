@@ -58,7 +58,7 @@ class _VideoStats:
             "cdc": self.temporal.cdc,
             "colorfulness": float(np.mean(self.colorfulness)),
         }
-        if self.mse is not None:
+        if self.mse is not None and self.ssim is not None:
             # A video's PSNR is that of its mean squared error over all frames (inf only if every frame is
             # identical); a mean of per-frame PSNRs would be inf as soon as one frame is, e.g. a shot's first
             # frame, which the stabilizer passes through unchanged.
@@ -122,6 +122,14 @@ def format_table(result: dict) -> str:
         cells = []
         for c in cols:
             x = result[v].get(c)
-            cells.append("-" if x is None else f"{x:.6f}" if c in ("e_warp", "cdc") else f"{x:.4f}" if c == "ssim" else f"{x:.2f}")
+            cells.append(
+                "-"
+                if x is None
+                else f"{x:.6f}"
+                if c in ("e_warp", "cdc")
+                else f"{x:.4f}"
+                if c == "ssim"
+                else f"{x:.2f}"
+            )
         lines.append(f"{v:<10}" + "".join(f"{s:>14}" for s in cells))
     return "\n".join(lines)

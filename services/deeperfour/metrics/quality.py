@@ -68,3 +68,64 @@ def desaturate(frame_u8: np.ndarray) -> np.ndarray:
     """The grey version of a colour frame (ITU-R BT.601 luma, as cv2), repeated on three channels."""
     g = cv2.cvtColor(np.ascontiguousarray(frame_u8), cv2.COLOR_RGB2GRAY)
     return np.repeat(g[..., None], 3, axis=-1)
+
+
+def lab(frame: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of an RGB frame as float32 (H, W, 3): L in [0, 100], a and b about ±110."""
+    return cv2.cvtColor(_unit(frame).astype(np.float32), cv2.COLOR_RGB2Lab)
+
+
+class ColourAgreement:
+    """How an output's colours agree with the truth's, accumulated over frames (CIELAB):
+
+    - hue_accuracy: of the truth's clearly coloured pixels (chroma > 15), the share the output colours too
+      (chroma > 5) with a hue within 45° of the truth's, counted per 60° sector of the truth's hue and averaged
+      over the sectors holding at least 0.5 % of the coloured pixels, so that each colour family counts alike
+      (pooled over all pixels, warm scenes dominate: a constant sepia tint would score high);
+    - hue_accuracy_pooled: the same share over all coloured pixels;
+    - ab_rmse: root mean squared distance in the (a, b) plane over all pixels; ab_rmse_grey is the same for a
+      grey picture (a = b = 0), the error of not colorizing at all.
+    """
+
+    SECTORS = 6
+
+    def __init__(self):
+        self.hits = np.zeros(self.SECTORS)
+        self.counts = np.zeros(self.SECTORS)
+        self.sq_err = self.sq_grey = 0.0
+        self.pixels = 0
+
+    def push(self, output: np.ndarray, truth: np.ndarray) -> None:
+        o, t = lab(output)[..., 1:].reshape(-1, 2), lab(truth)[..., 1:].reshape(-1, 2)
+        self.sq_err += float(((o - t) ** 2).sum())
+        self.sq_grey += float((t**2).sum())
+        self.pixels += len(t)
+        coloured = np.hypot(t[:, 0], t[:, 1]) > 15
+        o, t = o[coloured], t[coloured]
+        hue_t = np.degrees(np.arctan2(t[:, 1], t[:, 0])) % 360
+        hue_o = np.degrees(np.arctan2(o[:, 1], o[:, 0])) % 360
+        diff = np.abs((hue_o - hue_t + 180) % 360 - 180)
+        hit = (np.hypot(o[:, 0], o[:, 1]) > 5) & (diff <= 45)
+        sector = (hue_t // (360 / self.SECTORS)).astype(int) % self.SECTORS
+        self.counts += np.bincount(sector, minlength=self.SECTORS)
+        self.hits += np.bincount(sector, weights=hit, minlength=self.SECTORS)
+
+    def merge(self, other: ColourAgreement) -> ColourAgreement:
+        out = ColourAgreement()
+        for name in ("hits", "counts", "sq_err", "sq_grey", "pixels"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        return out
+
+    def summary(self) -> dict:
+        total = self.counts.sum()
+        kept = self.counts >= 0.005 * total if total else np.zeros(self.SECTORS, bool)
+        share = np.divide(self.hits, self.counts, out=np.zeros(self.SECTORS), where=self.counts > 0)
+        rmse = math.sqrt(self.sq_err / max(self.pixels, 1))
+        grey = math.sqrt(self.sq_grey / max(self.pixels, 1))
+        return {
+            "hue_accuracy": float(share[kept].mean()) if kept.any() else math.nan,
+            "hue_accuracy_pooled": float(self.hits.sum() / total) if total else math.nan,
+            "ab_rmse": rmse,
+            "ab_rmse_grey": grey,
+            "ab_rmse_ratio": rmse / grey if grey else math.nan,
+        }

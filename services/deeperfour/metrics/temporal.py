@@ -160,7 +160,7 @@ class TemporalAccumulator:
             if len(self._hists) >= d:
                 self.cdc_sums[d][0] += jsd(self._hists[-d], hist)
                 self.cdc_sums[d][1] += 1
-        self._hists = (self._hists + [hist])[-max(CDC_OFFSETS):]
+        self._hists = (self._hists + [hist])[-max(CDC_OFFSETS) :]
         self._prev_out = out
 
     @property

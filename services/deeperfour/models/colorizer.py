@@ -10,10 +10,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from deeperfour.models import registry
+from deeperfour.models.colorspace import chroma_at_luma, luma, yuv_to_rgb
+from deeperfour.models.mobileunet import MobileUnet, render_size
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
@@ -52,11 +55,29 @@ def merge_chroma(orig: np.ndarray, render: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
 
 
-def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int) -> torch.Tensor:
-    """(B, 3, H, W) float32 RGB [0, 1] on CPU -> colorized frames, same shape, float32 [0, 1] on CPU."""
+def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int, temperature: float = 0.38) -> torch.Tensor:
+    """(B, 3, H, W) float32 RGB [0, 1] on CPU -> colorized frames, same shape, float32 [0, 1] on CPU (8-bit levels)."""
+    if isinstance(model, MobileUnet):
+        return colorize_lab(model, frames, render_factor, temperature)
     size = 16 * render_factor
     src = frames_to_u8(frames)  # (B, H, W, 3)
     x = torch.stack([model_input(f, size) for f in src])  # (B, 3, S, S)
     with torch.no_grad():
         y = model(registry.model_input(model, x)).float().cpu()
     return u8_to_frames(np.stack([merge_chroma(f, model_output_to_u8(r)) for f, r in zip(src, y)]))
+
+
+def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, temperature: float) -> torch.Tensor:
+    """The lite colorizer's path: the frame's grey, resized to the render size (aspect kept), gives a distribution
+    over (a, b) per pixel at half that size; its annealed mean becomes YUV chroma at the luma of each pixel there
+    (colorspace.chroma_at_luma), which is upsampled and put onto the source's full-resolution luma."""
+    H, W = frames.shape[-2:]
+    grey = F.interpolate(luma(frames), render_size(H, W, render_factor), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        ab = model.colors(model(registry.model_input(model, grey)), temperature).cpu()
+    uv = chroma_at_luma(F.adaptive_avg_pool2d(grey, ab.shape[-2:]), ab)
+    out = torch.empty_like(frames)
+    for k in range(len(frames)):  # full-size work one frame at a time: memory stays one frame big
+        uv_full = F.interpolate(uv[k : k + 1], (H, W), mode="bilinear")[0]
+        out[k] = yuv_to_rgb(luma(frames[k]), uv_full)
+    return out.mul_(255).round_().div_(255)

@@ -30,35 +30,17 @@ from torch.nn.utils import spectral_norm
 
 @dataclass(frozen=True)
 class UnetConfig:
-    backbone: str = "resnet101"  # torchvision builder name, or "resnet10" (BasicBlocks, 1 per stage)
-    backbone_width: int = 64  # resnet10 only: stage widths are w, 2w, 4w, 8w (torchvision's are 64..512)
+    backbone: str = "resnet101"  # torchvision builder name
     decoder: str = "wide"  # "wide" (ColorizeVideo / ColorizeStable) or "deep" (ColorizeArtistic)
     nf_factor: float = 2.0  # decoder width multiplier
     self_attention: bool = True  # in the second decoder block
     y_range: tuple[float, float] = (-3.0, 3.0)
 
 
-def resnet_body(name: str, width: int = 64) -> nn.Sequential:
+def resnet_body(name: str) -> nn.Sequential:
     """A torchvision ResNet without avgpool/fc, children renamed 0..7; never downloads weights."""
-    if name == "resnet10":
-        return resnet10_body(width)
     net = getattr(torchvision.models, name)(weights=None)
     return nn.Sequential(*list(net.children())[:8])
-
-
-def resnet10_body(w: int) -> nn.Sequential:
-    """ResNet-18's layout with one BasicBlock per stage and stage widths w, 2w, 4w, 8w (lite presets)."""
-    BasicBlock = torchvision.models.resnet.BasicBlock
-    stem = [nn.Conv2d(3, w, 7, 2, 3, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
-    stages, ni = [], w
-    for i, nf in enumerate((w, 2 * w, 4 * w, 8 * w)):
-        stride = 1 if i == 0 else 2
-        down = None
-        if stride != 1 or ni != nf:
-            down = nn.Sequential(nn.Conv2d(ni, nf, 1, stride, bias=False), nn.BatchNorm2d(nf))
-        stages.append(nn.Sequential(BasicBlock(ni, nf, stride, down)))
-        ni = nf
-    return nn.Sequential(*stem, *stages)
 
 
 SKIP_CHILDREN = (2, 4, 5, 6)  # relu (/2), layer1 (/4), layer2 (/8), layer3 (/16); layer4 (/32) is the bottom
@@ -200,7 +182,7 @@ class DynamicUnet(nn.Module):
         super().__init__()
         assert config.decoder in ("wide", "deep"), config.decoder
         self.config = config
-        body = resnet_body(config.backbone, config.backbone_width)
+        body = resnet_body(config.backbone)
         skip_ch, ni = self._channels(body)  # skips from shallow to deep, bottom width
         middle = nn.Sequential(ConvUnit(ni, ni * 2), ConvUnit(ni * 2, ni))
 

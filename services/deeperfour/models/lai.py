@@ -97,7 +97,7 @@ class TransformNet(nn.Module):
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """x: (B, 12, H, W) -> Y (B, 3, H, W) in (-1, 1), new (h, c)."""
-        act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
+        act = lambda t: F.leaky_relu(t, 0.2)
         e1a = act(self.conv1a(x[:, :6]))  # (B, nf, H, W)
         e1b = act(self.conv1b(x[:, 6:]))
         e2a = act(self.conv2a(e1a))  # (B, 2nf, H/2, W/2)

@@ -2,7 +2,8 @@
 
     get_preset("colorize", "lite")            -> PRESETS["colorizer-lite"]
     build_model("lai2018")                    -> seeded random TransformNet, eval, float32, CPU
-    load_model("cartoonize", "cartoongan", style="hayao") -> (model with installed weights, preset)
+
+The weights of a preset are found and loaded by models/weights.py (`load_model`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from deeperfour.errors import DeeperFourError, WeightsError
+from deeperfour.errors import DeeperFourError
 from deeperfour.models.cartoongan import CartoonGAN, CartoonGANConfig
 from deeperfour.models.deoldify import DynamicUnet, UnetConfig
 from deeperfour.models.lai import TransformNet, TransformNetConfig
+from deeperfour.models.mobileunet import MobileUnet, MobileUnetConfig
+from deeperfour.pipeline.table import STAGES as STAGE_TABLE
 
-STAGES = {"colorize": "colorizer", "stabilize": "stabilizer", "cartoonize": "cartoonizer"}
+STAGES = {s.verb: s.component for s in STAGE_TABLE}  # stage verb -> component noun
 
 
 @dataclass(frozen=True)
@@ -43,26 +46,33 @@ PRESETS: dict[str, Preset] = {
             {"render_factor": 35},
             UnetConfig(backbone="resnet34", decoder="deep", nf_factor=1.5),
         ),
-        # Renders at 160 px; only the chroma is used, merged onto the source's full-resolution luminance.
+        # DeOldify's U-Net decoder on an ImageNet MobileNetV2 (models/mobileunet.py): renders at the frame's aspect
+        # with the area of a 192 px square and predicts a distribution over (a, b) colours; their annealed mean goes
+        # under the source's own full-resolution lightness.
         Preset(
-            "colorizer-lite",
-            "colorize",
-            False,
-            None,
-            {"render_factor": 10},
-            UnetConfig(backbone="resnet10", backbone_width=32, decoder="wide", nf_factor=0.125),
+            "colorizer-lite", "colorize", False, None, {"render_factor": 12, "temperature": 0.38}, MobileUnetConfig()
         ),
         Preset("lai2018", "stabilize", True, "lai_transformnet", {}, TransformNetConfig()),
         # Runs at 1/4 of the frame size; its residual is upsampled onto the full-size frame.
         Preset(
-            "stabilizer-lite", "stabilize", False, None, {}, TransformNetConfig(nf=16, blocks=2, lstm=32, work_scale=0.25)
+            "stabilizer-lite",
+            "stabilize",
+            False,
+            None,
+            {},
+            TransformNetConfig(nf=16, blocks=2, lstm=32, work_scale=0.25),
         ),
         Preset("cartoongan", "cartoonize", True, "cartoongan", {"long_side": 450}, CartoonGANConfig()),
         Preset("cartoonizer-lite", "cartoonize", False, None, {"long_side": 360}, CartoonGANConfig(nf=16, blocks=4)),
     ]
 }
 
-_FAMILIES = {UnetConfig: DynamicUnet, TransformNetConfig: TransformNet, CartoonGANConfig: CartoonGAN}
+_FAMILIES = {
+    UnetConfig: DynamicUnet,
+    TransformNetConfig: TransformNet,
+    CartoonGANConfig: CartoonGAN,
+    MobileUnetConfig: MobileUnet,
+}
 
 
 def get_preset(stage: str, name: str) -> Preset:
@@ -113,37 +123,6 @@ def build_model(preset: Preset | str) -> nn.Module:
         model = _FAMILIES[type(preset.config)](preset.config)
         settle_spectral_norm(model)
     return model.float().eval()
-
-
-def load_model(
-    stage: str,
-    preset: str = "lite",
-    weights: str | None = None,
-    *,
-    style: str | None = None,
-    device: str = "cpu",
-    allow_random: bool = False,
-) -> tuple[nn.Module, Preset]:
-    """Build the preset's model and load its weights.
-
-    weights: None -> the installed default (model_store/<preset>.safetensors, cartoongan-<style> for
-    cartoongan); a name installed in the store; or a path to a .safetensors file. With nothing installed,
-    allow_random=True gives the seeded random init (the caller warns), else WeightsError.
-    """
-    from deeperfour.models import weights as W  # weights.py imports this module
-
-    p = get_preset(stage, preset)
-    model = build_model(p)
-    path = W.resolve_weights(p, weights, style=style)
-    if path is None:
-        if not allow_random:
-            raise WeightsError(
-                f"no weights for {W.installed_name(p, style)}: train them (deeperfour train …) "
-                "or import them (deeperfour weights import …)"
-            )
-    else:
-        W.load_into(model, path, p)
-    return model.to(device, memory_format=torch.channels_last).eval(), p
 
 
 def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

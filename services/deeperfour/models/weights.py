@@ -22,10 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from deeperfour.config import model_store
+from deeperfour import settings
 from deeperfour.errors import WeightsError
 from deeperfour.models.cartoongan import STYLES
-from deeperfour.models.registry import PRESETS, Preset, build_model
+from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset
 
 
 def installed_name(preset: Preset, style: str | None = None) -> str:
@@ -41,7 +41,7 @@ def resolve_weights(
     preset: Preset, weights: str | os.PathLike | None, *, style: str | None = None, store: Path | None = None
 ) -> Path | None:
     """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent)."""
-    store = Path(store) if store else model_store()
+    store = Path(store) if store else settings.current().model_store
     weights = os.fspath(weights) if weights is not None else None
     if weights is None:
         path = store / f"{installed_name(preset, style)}.safetensors"
@@ -71,6 +71,35 @@ def load_into(model: nn.Module, path: Path, preset: Preset) -> None:
     model.load_state_dict(sd, strict=True)
 
 
+def load_model(
+    stage: str,
+    preset: str = "lite",
+    weights: str | None = None,
+    *,
+    style: str | None = None,
+    device: str = "cpu",
+    allow_random: bool = False,
+) -> tuple[nn.Module, Preset]:
+    """Build the preset's model and load its weights.
+
+    weights: None -> the installed default (<store>/<preset>.safetensors, cartoongan-<style> for cartoongan); a
+    name installed in the store; or a path to a .safetensors file. With nothing installed, allow_random=True gives
+    the seeded random init (the caller warns), else WeightsError.
+    """
+    p = get_preset(stage, preset)
+    model = build_model(p)
+    path = resolve_weights(p, weights, style=style)
+    if path is None:
+        if not allow_random:
+            raise WeightsError(
+                f"no weights for {installed_name(p, style)}: train them (deeperfour train …) "
+                "or import them (deeperfour weights import …)"
+            )
+    else:
+        load_into(model, path, p)
+    return model.to(device, memory_format=torch.channels_last).eval(), p
+
+
 @dataclass
 class KeyReport:
     missing: list[str]
@@ -90,7 +119,7 @@ class KeyReport:
 
 
 def compare(sd: dict, expected: dict) -> KeyReport:
-    shape = lambda t: tuple(t.shape)  # noqa: E731
+    shape = lambda t: tuple(t.shape)
     return KeyReport(
         missing=[k for k in expected if k not in sd],
         unexpected=[k for k in sd if k not in expected],
@@ -134,7 +163,7 @@ def read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not _is_state_dict(obj):
         raise WeightsError(f"{path} holds no state_dict (expected tensors, or a dict with 'model')")
     if all(k.startswith("module.") for k in obj):  # saved from DataParallel
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj
 
 
@@ -148,40 +177,44 @@ def _first_line(e: BaseException) -> str:
     return text[0].split(". ")[0].rstrip(".") if text and text[0] else type(e).__name__
 
 
+BACKBONE = "mobilenet_v2-imagenet"  # the colorizer's pretrained encoder, from TensorFlow Lite (models/mobilenet.py)
+
+
 def import_checkpoint(source: str | Path, model: str, store: str | Path | None = None) -> tuple[Path, KeyReport, int]:
-    """Check and convert an official checkpoint; model is a preset name, or 'cartoongan:STYLE'.
+    """Check and convert an official checkpoint; model is a preset name, 'cartoongan:STYLE', or
+    'mobilenet_v2-imagenet' (a TensorFlow Lite MobileNetV2 1.0, dequantized).
 
     Returns (written path, report, number of tensors). Any mismatch raises WeightsError; the store only
     ever sees a complete file (temp name + rename).
     """
-    name, _, style = model.partition(":")
-    preset = PRESETS.get(name)
-    if preset is None or not preset.exact:
-        valid = [p.name for p in PRESETS.values() if p.exact]
-        raise WeightsError(f"cannot import into {model!r}; valid: {', '.join(valid)} (cartoongan:STYLE)")
-    if style and preset.name != "cartoongan":
-        raise WeightsError(f"{preset.name} has no styles; use --model {preset.name}")
-    if preset.name == "cartoongan" and not style:
-        raise WeightsError(f"say which CartoonGAN style this is: --model cartoongan:{'|'.join(STYLES)}")
-    target_name = installed_name(preset, style or None)
-
     source = Path(source)
-    sd = read_checkpoint(source)
-    expected = build_model(preset).state_dict()
-    report = compare(sd, expected)
+    if model == BACKBONE:
+        sd, expected, meta = _read_backbone(source), None, {"preset": BACKBONE, "style": ""}
+        target_name = BACKBONE
+    else:
+        name, _, style = model.partition(":")
+        preset = PRESETS.get(name)
+        if preset is None or not preset.exact:
+            valid = [p.name for p in PRESETS.values() if p.exact]
+            raise WeightsError(
+                f"cannot import into {model!r}; valid: {', '.join(valid)}, {BACKBONE} (cartoongan:STYLE)"
+            )
+        if style and preset.name != "cartoongan":
+            raise WeightsError(f"{preset.name} has no styles; use --model {preset.name}")
+        if preset.name == "cartoongan" and not style:
+            raise WeightsError(f"say which CartoonGAN style this is: --model cartoongan:{'|'.join(STYLES)}")
+        target_name = installed_name(preset, style or None)
+        sd, expected = read_checkpoint(source), build_model(preset).state_dict()
+        meta = {"preset": preset.name, "style": style.lower()}
+    report = compare(sd, expected) if expected is not None else KeyReport([], [], [])
     if report:
         raise WeightsError(f"{source} is not a {target_name} checkpoint: {report.summary()}")
-    tensors = {k: _to_store_dtype(v, expected[k]) for k, v in sd.items()}
+    tensors = {k: _to_store_dtype(v, expected[k]) if expected else v.contiguous() for k, v in sd.items()}
 
-    store = Path(store) if store else model_store()
+    store = Path(store) if store else settings.current().model_store
     store.mkdir(parents=True, exist_ok=True)
     target = store / f"{target_name}.safetensors"
-    meta = {
-        "preset": preset.name,
-        "style": style.lower(),
-        "source": str(source.resolve()),
-        "source_sha256": sha256(source),
-    }
+    meta.update(source=str(source.resolve()), source_sha256=sha256(source))
     fd, tmp = tempfile.mkstemp(prefix=f".{target_name}.", suffix=".tmp", dir=store)
     os.close(fd)
     try:
@@ -193,6 +226,19 @@ def import_checkpoint(source: str | Path, model: str, store: str | Path | None =
     return target, report, len(tensors)
 
 
+def _read_backbone(source: Path) -> dict[str, torch.Tensor]:
+    from deeperfour.models.mobilenet import read_tflite
+
+    if not source.is_file():
+        raise WeightsError(f"{source} not found")
+    try:
+        return read_tflite(source)
+    except ImportError as e:
+        raise WeightsError(str(e)) from None
+    except ValueError as e:
+        raise WeightsError(f"{source} is not a MobileNetV2 1.0 TensorFlow Lite model: {e}") from None
+
+
 def _to_store_dtype(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Half-precision checkpoints become float32; int buffers (num_batches_tracked) keep their dtype."""
     return t.detach().to(like.dtype).contiguous().clone()
@@ -202,7 +248,7 @@ def installed(store: str | Path | None = None) -> list[tuple[str, Path, dict]]:
     """(name, path, metadata) of every .safetensors in the store."""
     from safetensors import safe_open
 
-    store = Path(store) if store else model_store()
+    store = Path(store) if store else settings.current().model_store
     rows = []
     for path in sorted(store.glob("*.safetensors")) if store.is_dir() else []:
         try:

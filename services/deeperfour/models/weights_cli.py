@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deeperfour.config import model_store
+from deeperfour import settings
 from deeperfour.models import weights as W
 from deeperfour.models.cartoongan import STYLES
 from deeperfour.models.registry import PRESETS, STAGES
 
-IMPORTABLE = [p.name for p in PRESETS.values() if p.exact]
+IMPORTABLE = [p.name for p in PRESETS.values() if p.exact] + [W.BACKBONE]
 
 
 def add_weights_command(subparsers) -> None:
@@ -21,7 +21,10 @@ def add_weights_command(subparsers) -> None:
     sub = p.add_subparsers(dest="weights_command", required=True)
 
     imp = sub.add_parser("import", help="check an official .pth checkpoint and convert it to safetensors")
-    imp.add_argument("file", help="the checkpoint (.pth/.pt); read with torch.load(weights_only=True)")
+    imp.add_argument(
+        "file",
+        help="the checkpoint: .pth/.pt, read with torch.load(weights_only=True); .tflite for mobilenet_v2-imagenet",
+    )
     imp.add_argument(
         "--model",
         required=True,
@@ -43,7 +46,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = Path(args.store) if args.store else model_store()
+    store = Path(args.store) if args.store else settings.current().model_store
     rows = W.installed(store)
     print(f"model store: {store}")
     if not rows:

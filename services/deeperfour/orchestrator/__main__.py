@@ -1,16 +1,16 @@
 """`python -m deeperfour.orchestrator`: settings from DEEPERFOUR_* env vars (see services/orchestrator/README.md)."""
 
-import logging
 import sys
 
+from deeperfour import logs, settings
 from deeperfour.errors import DeeperFourError
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s service=orchestrator %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings.prefer_sleeping_threads()
+    logs.setup("orchestrator")
     try:
+        settings.load()
         from deeperfour.orchestrator.app import build_app
 
         build_app().run()

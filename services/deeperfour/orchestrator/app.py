@@ -10,33 +10,18 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass
 
-from deeperfour import storage as keys
-from deeperfour.config import env, env_int
+from deeperfour import settings as config
+from deeperfour.distributed import bus, keys
+from deeperfour.distributed.jobs import TERMINAL, JobStore, now_ms
+from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.errors import DeeperFourError
-from deeperfour.orchestrator import kafka
-from deeperfour.orchestrator.jobs import TERMINAL, JobStore, now_ms
-from deeperfour.orchestrator.models import ModelServers, StageFailed
-from deeperfour.storage import ObjectStorage
+from deeperfour.pipeline.runner import run_chunk
+from deeperfour.serving.client import ModelServers, StageFailed, TorchServeBackend
+from deeperfour.settings import KafkaSettings, OrchestratorSettings
 from deeperfour.v1 import events_pb2, types_pb2
 
 log = logging.getLogger("deeperfour.orchestrator")
-
-
-@dataclass(frozen=True)
-class OrchestratorSettings:
-    group: str
-    chunk_frames: int
-    retry_seconds: int
-    permanent_attempts: int
-
-    @classmethod
-    def from_env(cls) -> "OrchestratorSettings":
-        return cls(group=env("ORCHESTRATOR", "GROUP", "deeperfour-orchestrator"),
-                   chunk_frames=env_int("ORCHESTRATOR", "CHUNK_FRAMES", 48),
-                   retry_seconds=env_int("ORCHESTRATOR", "RETRY_S", 120),
-                   permanent_attempts=env_int("ORCHESTRATOR", "PERMANENT_ATTEMPTS", 2))
 
 
 class ChunkDead(Exception):
@@ -49,15 +34,10 @@ class Stopping(Exception):
     """SIGTERM arrived while waiting to retry: leave the message uncommitted for another replica."""
 
 
-def stage_key(stages: list[str], k: int) -> str:
-    """Object-key name of the k-th stage; a stage listed twice gets its position appended the second time."""
-    return stages[k] if stages.index(stages[k]) == k else f"{stages[k]}{k}"
-
-
 class Orchestrator:
-    def __init__(self, settings: OrchestratorSettings, storage: ObjectStorage, consumer, producer, models):
-        self.settings, self.storage, self.consumer, self.producer, self.models = (
-            settings, storage, consumer, producer, models)
+    def __init__(self, settings: OrchestratorSettings, storage: ObjectStorage, consumer, producer, model_servers):
+        self.settings, self.storage, self.consumer, self.producer = settings, storage, consumer, producer
+        self.model_servers = model_servers
         self.jobs = JobStore(storage)
         self.stopping = False
 
@@ -73,7 +53,7 @@ class Orchestrator:
                 log.info("partitions assigned: %s", sorted((t.topic, t.partition) for t in assigned))
 
         signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        self.consumer.subscribe([kafka.SUBMITTED, kafka.READY], listener=Listener())
+        self.consumer.subscribe([bus.SUBMITTED, bus.READY], listener=Listener())
         try:
             while not self.stopping:
                 for tp, records in self.consumer.poll(timeout_ms=500, max_records=1).items():
@@ -101,9 +81,9 @@ class Orchestrator:
         self.stopping = True
 
     def handle(self, topic: str, value: bytes) -> None:
-        if topic == kafka.SUBMITTED:
+        if topic == bus.SUBMITTED:
             self.on_submitted(events_pb2.JobSubmitted.FromString(value).job)
-        elif topic == kafka.READY:
+        elif topic == bus.READY:
             self.on_chunk(events_pb2.ChunkReady.FromString(value))
 
     # ---- jobs ----
@@ -117,23 +97,27 @@ class Orchestrator:
         self.set_state(job.job_id, types_pb2.JOB_STATE_RUNNING, "splitting into shots and chunks", chunks_total=0)
         chunk_frames = job.options.chunk_frames or self.settings.chunk_frames
         try:
-            totals = self.with_retries(lambda: split_job(job, self.storage, chunk_frames, self.announce,
-                                                         lambda: self.jobs.stopped(job.job_id)))
+            totals = self.with_retries(
+                lambda: split_job(job, self.storage, chunk_frames, self.announce, lambda: self.jobs.stopped(job.job_id))
+            )
         except ChunkDead as e:
             self.fail(job.job_id, e.reason)
             return
         if totals is None:
             self.jobs.remove_intermediates(job.job_id)
             return
-        self.set_state(job.job_id, types_pb2.JOB_STATE_RUNNING,
-                       f"{totals['frames_total']} frames, {totals['shots_total']} shots, "
-                       f"{totals['chunks_total']} chunks", **totals)
+        self.set_state(
+            job.job_id,
+            types_pb2.JOB_STATE_RUNNING,
+            f"{totals['frames_total']} frames, {totals['shots_total']} shots, {totals['chunks_total']} chunks",
+            **totals,
+        )
         self.maybe_assemble(job.job_id)
 
     def announce(self, ready: events_pb2.ChunkReady) -> None:
         c = ready.chunk
         key = keys.shot_id(c.job_id, c.shot_index).encode()  # one shot → one partition → chunks in order
-        self.producer.send(kafka.READY, key=key, value=ready.SerializeToString())
+        self.producer.send(bus.READY, key=key, value=ready.SerializeToString())
 
     # ---- chunks ----
     def on_chunk(self, ready: events_pb2.ChunkReady) -> None:
@@ -147,11 +131,15 @@ class Orchestrator:
             if self.finished_or_stopped(c.job_id):  # e.g. the job was cancelled while this chunk ran
                 self.drop_chunk(ready)
                 return
-            reason = f"chunk {c.shot_index}/{c.chunk_index} (frames {c.first_frame}-" \
-                     f"{c.first_frame + c.frame_count - 1}) failed after {e.attempts} attempts: {e.reason}"
-            self.producer.send(kafka.DEAD, key=keys.shot_id(c.job_id, c.shot_index).encode(),
-                               value=events_pb2.ChunkDead(chunk=c, reason=reason, attempts=e.attempts)
-                               .SerializeToString())
+            reason = (
+                f"chunk {c.shot_index}/{c.chunk_index} (frames {c.first_frame}-"
+                f"{c.first_frame + c.frame_count - 1}) failed after {e.attempts} attempts: {e.reason}"
+            )
+            self.producer.send(
+                bus.DEAD,
+                key=keys.shot_id(c.job_id, c.shot_index).encode(),
+                value=events_pb2.ChunkDead(chunk=c, reason=reason, attempts=e.attempts).SerializeToString(),
+            )
             self.fail(c.job_id, reason)
             return
         if self.finished_or_stopped(c.job_id):  # cancelled or failed meanwhile: leave nothing behind
@@ -163,21 +151,14 @@ class Orchestrator:
 
     def run_stages(self, ready: events_pb2.ChunkReady) -> None:
         c, stages = ready.chunk, list(ready.stages)
-        source = keys.chunk_key(c.job_id, "source", c.shot_index, c.chunk_index)
-        frames = source
-        for k, stage in enumerate(stages):
-            name = stage_key(stages, k)
-            request = types_pb2.StageRequest(
-                stage=stage, chunk=c, bucket=self.storage.bucket, input_key=frames, source_key=source,
-                state_in_key=keys.state_key(c.job_id, name, c.shot_index, c.chunk_index - 1) if c.chunk_index else "",
-                state_out_key=keys.state_key(c.job_id, name, c.shot_index, c.chunk_index),
-                output_key=keys.chunk_key(c.job_id, name, c.shot_index, c.chunk_index))
-            frames = self.models.run(request).output_key
-        self.storage.put(keys.done_key(c.job_id, c.shot_index, c.chunk_index), frames.encode())
+        backend = TorchServeBackend(self.model_servers, self.storage.bucket, c, stages)
+        output, _ = run_chunk(stages, backend.source_key(), backend.states_in(), backend)
+        self.storage.put(keys.done_key(c.job_id, c.shot_index, c.chunk_index), output.encode())
 
     def drop_chunk(self, ready: events_pb2.ChunkReady) -> None:
         c = ready.chunk
-        if self.jobs.status(c.job_id) is not None and self.jobs.status(c.job_id).state == types_pb2.JOB_STATE_SUCCEEDED:
+        status = self.jobs.status(c.job_id)
+        if status is not None and status.state == types_pb2.JOB_STATE_SUCCEEDED:
             return
         prefix = keys.job_prefix(c.job_id)
         for key in self.storage.list(prefix):
@@ -199,7 +180,7 @@ class Orchestrator:
                 if (permanent and attempt >= self.settings.permanent_attempts) or time.monotonic() > deadline:
                     raise ChunkDead(str(e), attempt) from None
                 log.warning("attempt %d failed, retrying: %s", attempt, e)
-            for _ in range(int(min(2 ** attempt, 8) * 4)):  # back off, but answer SIGTERM within 0.25 s
+            for _ in range(int(min(2**attempt, 8) * 4)):  # back off, but answer SIGTERM within 0.25 s
                 if self.stopping:
                     raise Stopping()
                 time.sleep(0.25)
@@ -236,25 +217,44 @@ class Orchestrator:
         self.set_state(job_id, types_pb2.JOB_STATE_FAILED, reason, error=reason)
         self.jobs.remove_intermediates(job_id)
 
-    def set_state(self, job_id: str, state: int, message: str, **fields) -> None:
+    def set_state(self, job_id: str, state: types_pb2.JobState, message: str, **fields) -> None:
         self.jobs.set_status(job_id, state, **fields)
         self.publish(job_id, state, message)
 
-    def publish(self, job_id: str, state: int, message: str) -> None:
+    def publish(self, job_id: str, state: types_pb2.JobState, message: str) -> None:
         status = self.jobs.status(job_id)
-        event = events_pb2.JobEvent(job_id=job_id, state=state, message=message, time_unix_ms=now_ms(),
-                                    chunks_total=status.chunks_total if status else 0,
-                                    chunks_done=self.storage.count(keys.job_prefix(job_id) + "done/"))
-        self.producer.send(kafka.EVENTS, key=job_id.encode(), value=event.SerializeToString())
+        event = events_pb2.JobEvent(
+            job_id=job_id,
+            state=state,
+            message=message,
+            time_unix_ms=now_ms(),
+            chunks_total=status.chunks_total if status else 0,
+            chunks_done=self.storage.count(keys.job_prefix(job_id) + "done/"),
+        )
+        self.producer.send(bus.EVENTS, key=job_id.encode(), value=event.SerializeToString())
 
 
-def build_app(settings: OrchestratorSettings | None = None, *, storage=None, consumer=None, producer=None,
-              models=None) -> Orchestrator:
-    """The one wiring point; tests pass their own parts."""
-    settings = settings or OrchestratorSettings.from_env()
+def build_app(
+    settings: OrchestratorSettings | None = None,
+    *,
+    kafka: KafkaSettings | None = None,
+    storage=None,
+    consumer=None,
+    producer=None,
+    model_servers=None,
+) -> Orchestrator:
+    """The one wiring point: settings default to the process's; tests pass their own parts."""
+    settings = settings or config.current().orchestrator
+    kafka = kafka or config.current().kafka
     storage = storage or ObjectStorage()
     storage.ensure_bucket()
     if consumer is None or producer is None:
-        kafka.ensure_topics()
-    return Orchestrator(settings, storage, consumer or kafka.consumer(settings.group),
-                        producer or kafka.producer(), models or ModelServers())
+        bus.ensure_topics(kafka)
+    model_servers = model_servers or ModelServers(settings.model_servers, settings.stage_timeout_s)
+    return Orchestrator(
+        settings,
+        storage,
+        consumer or bus.consumer(kafka, settings.group),
+        producer or bus.producer(kafka),
+        model_servers,
+    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from deeperfour import chunkcodec
-from deeperfour import storage as keys
-from deeperfour.storage import ObjectStorage
+from deeperfour.distributed import codec, keys
+from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.v1 import types_pb2
 
 
@@ -27,7 +26,7 @@ def assemble(job: types_pb2.Job, storage: ObjectStorage, frames_total: int) -> s
         encoder = Encoder(str(Path(tmp) / f"output.{ext}"), info, audio_from=str(source))
         try:
             for marker in done:
-                for frame in chunkcodec.decode(storage.get(storage.get(marker).decode())):
+                for frame in codec.decode(storage.get(storage.get(marker).decode())):
                     encoder.write(frame)
             if encoder.frames != frames_total:
                 raise OutputError(f"assembled {encoder.frames} frames, expected {frames_total}")

@@ -1,8 +1,5 @@
-"""Splitter: input film → shots → chunks of one shot, each stored as one object and announced on Kafka.
-
-The cut rule is the embedded mode's, on the same decoded frames with the same ShotDetector, so both modes see the
-same shots; a chunk ends at a cut or after `chunk_frames` frames.
-"""
+"""Splitter: input film → chunks of one shot (pipeline.chunks, the embedded mode's rule on the same decoded frames),
+each stored as one object and announced on Kafka."""
 
 from __future__ import annotations
 
@@ -12,15 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-from deeperfour import chunkcodec
-from deeperfour import storage as keys
+from deeperfour.distributed import codec, keys
+from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.errors import InputError
-from deeperfour.storage import ObjectStorage
 from deeperfour.v1 import events_pb2, types_pb2
 
 
-def split_job(job: types_pb2.Job, storage: ObjectStorage, chunk_frames: int,
-              announce: Callable[[events_pb2.ChunkReady], None], should_stop: Callable[[], bool]) -> dict | None:
+def split_job(
+    job: types_pb2.Job,
+    storage: ObjectStorage,
+    chunk_frames: int,
+    announce: Callable[[events_pb2.ChunkReady], None],
+    should_stop: Callable[[], bool],
+) -> dict | None:
     """Store the source chunks of `job` and announce each; return totals, or None when the job was stopped."""
     with tempfile.TemporaryDirectory(prefix="deeperfour-split-") as tmp:
         path = Path(tmp) / keys.safe_name(job.input_name)
@@ -32,36 +33,27 @@ def split_job(job: types_pb2.Job, storage: ObjectStorage, chunk_frames: int,
 
 
 def _split(job, path: Path, storage, chunk_frames, announce, should_stop) -> dict | None:
+    from deeperfour.pipeline.chunks import chunks
     from deeperfour.video.io import read_frames
     from deeperfour.video.probe import probe
-    from deeperfour.video.shots import ShotDetector
 
     info = probe(str(path))
-    detector = ShotDetector(fps=float(info.fps))
-    shot, index, first, chunks = -1, 0, 0, 0
-    buffer: list[np.ndarray] = []
-
-    def flush() -> None:
-        nonlocal index, first, chunks
-        ref = types_pb2.ChunkRef(job_id=job.job_id, shot_index=shot, chunk_index=index, first_frame=first,
-                                 frame_count=len(buffer), width=info.width, height=info.height)
-        if not storage.exists(keys.done_key(job.job_id, shot, index)):  # a re-split skips finished chunks
-            storage.put(keys.chunk_key(job.job_id, "source", shot, index), chunkcodec.encode(np.stack(buffer)))
+    count = frames = shots = 0
+    for chunk in chunks(read_frames(str(path), info), float(info.fps), chunk_frames):
+        if count and should_stop():
+            return None
+        ref = types_pb2.ChunkRef(
+            job_id=job.job_id,
+            shot_index=chunk.shot,
+            chunk_index=chunk.index,
+            first_frame=chunk.first_frame,
+            frame_count=len(chunk.frames),
+            width=info.width,
+            height=info.height,
+        )
+        if not storage.exists(keys.done_key(job.job_id, chunk.shot, chunk.index)):  # a re-split skips finished chunks
+            source = keys.chunk_key(job.job_id, "source", chunk.shot, chunk.index)
+            storage.put(source, codec.encode(np.stack(chunk.frames)))
             announce(events_pb2.ChunkReady(chunk=ref, stages=list(job.options.stages)))
-        first += len(buffer)
-        index += 1
-        chunks += 1
-        buffer.clear()
-
-    for frame in read_frames(str(path), info):
-        new_shot = detector.push(frame)
-        if (new_shot and buffer) or len(buffer) == chunk_frames:
-            flush()
-            if should_stop():
-                return None
-        if new_shot:
-            shot, index = shot + 1, 0
-        buffer.append(frame)
-    flush()
-    return {"chunks_total": chunks, "frames_total": first, "shots_total": shot + 1}
-
+        count, frames, shots = count + 1, frames + len(chunk.frames), chunk.shot + 1
+    return {"chunks_total": count, "frames_total": frames, "shots_total": shots}

@@ -16,12 +16,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from deeperfour.errors import InputError, OutputError
-from deeperfour.pipeline.runner import frames_to_tensor, run_chunk, tensor_to_frames
-from deeperfour.pipeline.stages import STAGE_NAMES, build_stages
+from deeperfour.errors import OutputError
+from deeperfour.pipeline import table
+from deeperfour.pipeline.chunks import chunks
+from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+from deeperfour.pipeline.runner import run_chunk
+from deeperfour.pipeline.stages import build_stages
 from deeperfour.video.io import Encoder, check_output, read_frames
 from deeperfour.video.probe import probe
-from deeperfour.video.shots import ShotDetector
 
 _END = object()
 
@@ -34,19 +36,40 @@ def check_paths(input: str, output: str) -> None:
     check_output(output)
 
 
-def modernize(input, output, *, stages=("colorize", "stabilize"), preset="lite", weights=None, style=None,
-              render_factor=None, device="cpu", batch_size=8, chunk_frames=16, codec=None, crf=18,
-              encoder_preset="medium", pix_fmt=None, quiet=False, allow_random=False) -> dict:
+def modernize(
+    input,
+    output,
+    *,
+    stages=table.DEFAULT,
+    preset="lite",
+    weights=None,
+    style=None,
+    render_factor=None,
+    device="cpu",
+    batch_size=8,
+    chunk_frames=16,
+    codec=None,
+    crf=18,
+    encoder_preset="medium",
+    pix_fmt=None,
+    quiet=False,
+    allow_random=False,
+) -> dict:
     """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, notes)."""
     input, output = str(input), str(output)
-    stages = [s.strip() for s in stages.split(",")] if isinstance(stages, str) else list(stages)
-    unknown = [s for s in stages if s not in STAGE_NAMES]
-    if unknown or not stages:
-        raise InputError(f"unknown stage(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(STAGE_NAMES)}")
+    stages = table.parse(stages)
     info = probe(input)
     check_paths(input, output)
-    pipeline = build_stages(stages, preset=preset, weights=weights, style=style, device=device,
-                            batch_size=batch_size, render_factor=render_factor, allow_random=allow_random)
+    pipeline = build_stages(
+        stages,
+        preset=preset,
+        weights=weights,
+        style=style,
+        device=device,
+        batch_size=batch_size,
+        render_factor=render_factor,
+        allow_random=allow_random,
+    )
     encoder = Encoder(output, info, audio_from=input, codec=codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt)
     run = _Run(info, pipeline, encoder, max(1, chunk_frames), quiet)
     with _ctrl_c(run):
@@ -101,8 +124,14 @@ class _Run:
     def go(self) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=self.info.frame_count, unit="frame", disable=self.quiet, file=sys.stderr,
-                        dynamic_ncols=True, desc="modernize")
+        self.bar = tqdm(
+            total=self.info.frame_count,
+            unit="frame",
+            disable=self.quiet,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            desc="modernize",
+        )
         reader = threading.Thread(target=self._read, daemon=True)
         writer = threading.Thread(target=self._write, daemon=True)
         reader.start()
@@ -132,30 +161,15 @@ class _Run:
     def _read(self) -> None:
         frames = read_frames(self.info.path, self.info)
         try:
-            for chunk, starts_shot in self._chunks(frames):
-                if not self._put(self.decoded, (frames_to_tensor(chunk), starts_shot)):
+            for chunk in chunks(frames, float(self.info.fps), self.chunk_frames):
+                self.shots = chunk.shot + 1
+                if not self._put(self.decoded, (frames_to_tensor(chunk.frames), chunk.index == 0)):
                     return
             self._put(self.decoded, _END)
         except BaseException as e:  # handed to the inference thread, which raises it
             self._put(self.decoded, e)
         finally:
             frames.close()
-
-    def _chunks(self, frames):
-        """Up to chunk_frames consecutive frames of one shot, and whether they start it (counted in self.shots)."""
-        detector = ShotDetector(fps=float(self.info.fps))
-        chunk: list = []
-        for frame in frames:
-            cut = detector.push(frame)
-            self.shots += cut
-            if chunk and (cut or len(chunk) == self.chunk_frames):
-                yield chunk, starts_shot
-                chunk = []
-            if not chunk:
-                starts_shot = cut
-            chunk.append(frame)
-        if chunk:
-            yield chunk, starts_shot
 
     def check_interrupt(self) -> None:
         if self.interrupted:
@@ -170,7 +184,7 @@ class _Run:
             source, starts_shot = item
             if starts_shot:
                 states = [None] * len(self.stages)
-            out, states = run_chunk(self.stages, source, states, self.timings)
+            out, states = run_chunk(self.stages, source, states, timings=self.timings)
             if self.errors or not self._put(self.encoded, out):
                 return
 
@@ -194,8 +208,10 @@ class _Run:
             "shots": self.shots,
             "seconds": round(self.elapsed, 3),
             "fps": round(n / self.elapsed, 2) if self.elapsed else 0.0,
-            "stages": {name: {"seconds": round(t, 3), "fps": round(n / t, 2) if t else None}
-                       for name, t in self.timings.items()},
+            "stages": {
+                name: {"seconds": round(t, 3), "fps": round(n / t, 2) if t else None}
+                for name, t in self.timings.items()
+            },
             "presets": [s.preset.name for s in self.stages],
             "notes": self.encoder.notes,
         }

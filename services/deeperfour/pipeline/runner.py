@@ -1,42 +1,38 @@
-"""Run the stages on one chunk of one shot: the unit of work of every mode (embedded, TorchServe, orchestrator)."""
+"""`run_chunk`: the one place that drives a chunk of one shot through the stages, in every mode.
+
+A backend applies one stage. In process (the embedded mode), `in_process` calls the Stage object on tensors; in the
+orchestrator, `deeperfour.serving.client.TorchServeBackend` calls the stage's model server on object keys.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
-import torch
-
-from deeperfour.pipeline.stages import Stage
-from deeperfour.pipeline.state import ShotState
-
-
-def frames_to_tensor(frames) -> torch.Tensor:
-    """uint8 (T, H, W, 3) RGB (array or list of arrays) -> float32 (T, 3, H, W) in [0, 1], contiguous.
-
-    Always the same memory layout: convolutions pick kernels by strides, and their float results differ with them,
-    so a layout that depended on where the frames came from would break embedded/distributed parity.
-    """
-    arr = np.stack(frames) if isinstance(frames, (list, tuple)) else np.asarray(frames)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+# backend(k, stage, frames, source, state) -> (frames, state): stage k of the list applied to `frames`
+Backend = Callable[[int, Any, Any, Any, Any], tuple[Any, Any]]
 
 
-def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
-    """float32 (T, 3, H, W) in [0, 1] -> uint8 (T, H, W, 3); exact for tensors on 8-bit levels."""
-    return x.clamp(0, 1).mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+def in_process(k: int, stage, frames, source, state):
+    """The embedded mode's backend: `stage` is a Stage object; frames are tensors, states ShotStates."""
+    return stage(frames, source, state)
 
 
-def run_chunk(stages: list[Stage], source: torch.Tensor, states: list[ShotState | None],
-              timings: dict[str, float] | None = None) -> tuple[torch.Tensor, list[ShotState | None]]:
-    """Apply `stages` in order to `source` (T, 3, H, W); states[k] belongs to stages[k] (None: the shot starts here).
+def run_chunk(
+    stages: Sequence, chunk, states: Sequence, backend: Backend = in_process, timings: dict[str, float] | None = None
+) -> tuple[Any, list]:
+    """Apply `stages` in order to `chunk` (the source frames of one shot); states[k] belongs to stages[k] (None: the
+    shot starts here, or the stage carries none). Returns the last stage's frames and every stage's new state.
 
     `timings`, when given, accumulates seconds per stage name.
     """
-    frames, new_states = source, []
-    for stage, state in zip(stages, states, strict=True):
+    frames, new_states = chunk, []
+    for k, (stage, state) in enumerate(zip(stages, states, strict=True)):
         t0 = time.perf_counter()
-        frames, state = stage(frames, source, state)
+        frames, state = backend(k, stage, frames, chunk, state)
         new_states.append(state)
         if timings is not None:
-            timings[stage.name] = timings.get(stage.name, 0.0) + time.perf_counter() - t0
+            name = getattr(stage, "name", stage)
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
     return frames, new_states

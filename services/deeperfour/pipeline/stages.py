@@ -1,8 +1,7 @@
 """The Stage interface: one object per pipeline step, shared by the CLI, the TorchServe handlers and the orchestrator.
 
-A stage maps a chunk of frames of ONE shot, float32 (T, 3, H, W) in [0, 1], to the same shape. Outputs are quantized
-to 8-bit levels, so a chunk stored as uint8 between stages (distributed mode) is exactly what the next stage would
-have seen in-process (embedded mode).
+A stage maps a chunk of frames of ONE shot, float32 (T, 3, H, W) in [0, 1], to the same shape, on 8-bit levels
+(see pipeline/frames.py).
 """
 
 from __future__ import annotations
@@ -11,25 +10,24 @@ import torch
 
 from deeperfour.errors import DeeperFourError
 from deeperfour.models import registry
+from deeperfour.models.weights import load_model
+from deeperfour.pipeline import table
+from deeperfour.pipeline.frames import quantize_
 from deeperfour.pipeline.state import ShotState
-
-STAGE_NAMES = ("colorize", "stabilize", "cartoonize")
-
-
-def quantize_(x: torch.Tensor) -> torch.Tensor:
-    """In place: clamp to [0, 1] and round to 8-bit levels."""
-    return x.clamp_(0, 1).mul_(255).round_().div_(255)
 
 
 class Stage:
     """Base: a model, its preset and the options of its frame adapter."""
 
     name: str = ""
-    stateful = False
 
     def __init__(self, model: torch.nn.Module, preset: registry.Preset, *, batch_size: int = 8, **options):
         self.model, self.preset, self.batch_size = model, preset, max(1, int(batch_size))
         self.options = {**preset.options, **{k: v for k, v in options.items() if v is not None}}
+
+    @property
+    def stateful(self) -> bool:
+        return table.info(self.name).stateful
 
     def __call__(self, frames: torch.Tensor, source: torch.Tensor, state: ShotState | None):
         with torch.inference_mode():
@@ -59,7 +57,9 @@ class ColorizeStage(PerFrameStage):
     def apply(self, batch):
         from deeperfour.models.colorizer import colorize
 
-        return colorize(self.model, batch, int(self.options["render_factor"]))
+        return colorize(
+            self.model, batch, int(self.options["render_factor"]), float(self.options.get("temperature", 0.38))
+        )
 
 
 class CartoonizeStage(PerFrameStage):
@@ -75,7 +75,6 @@ class StabilizeStage(Stage):
     """Lai et al. recurrence within a shot: O_0 = P_0, then O_t = P_t + net(P_t, O_{t-1}, I_t, I_{t-1}, h, c)."""
 
     name = "stabilize"
-    stateful = True
 
     def process(self, frames, source, state):
         from deeperfour.models.stabilizer import stabilize_step
@@ -98,22 +97,31 @@ class StabilizeStage(Stage):
 
 
 STAGE_CLASSES = {cls.name: cls for cls in (ColorizeStage, StabilizeStage, CartoonizeStage)}
+assert set(STAGE_CLASSES) == set(table.VERBS), "every stage of the table has its Stage class"
 
 
-def build_stage(stage: str, *, preset: str = "lite", weights: str | None = None, style: str | None = None,
-                device: str = "cpu", batch_size: int = 8, render_factor: int | None = None,
-                allow_random: bool = False) -> Stage:
+def build_stage(
+    stage: str,
+    *,
+    preset: str = "lite",
+    weights: str | None = None,
+    style: str | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    render_factor: int | None = None,
+    allow_random: bool = False,
+) -> Stage:
     """Load the model of `stage` and wrap it; the same call in every mode."""
-    if stage not in STAGE_CLASSES:
-        raise DeeperFourError(f"unknown stage {stage!r}; stages are {', '.join(STAGE_NAMES)}")
+    table.info(stage)  # one line for an unknown stage
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DeeperFourError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
-    model, spec = registry.load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
+    model, spec = load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
     return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor)
 
 
 def build_stages(names, *, preset="lite", weights=None, **options) -> list[Stage]:
     """`preset` and `weights` may be one value for every stage or a dict keyed by stage name."""
+
     def pick(value, name, default):
         return value.get(name, default) if isinstance(value, dict) else value
 

@@ -1,1 +1,1 @@
-"""TorchServe side of the distributed mode: the shared handler and the .mar builder."""
+"""TorchServe: the handler base every model server runs, and the gRPC client the orchestrator calls them with."""

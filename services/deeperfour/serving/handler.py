@@ -21,7 +21,8 @@ try:  # TorchServe's base class when running inside a model server; the handler 
 except ImportError:  # pragma: no cover - only without the serve extra
     BaseHandler = object
 
-from deeperfour import chunkcodec
+from deeperfour import settings
+from deeperfour.distributed import codec
 from deeperfour.errors import DeeperFourError
 from deeperfour.v1 import types_pb2
 
@@ -38,21 +39,27 @@ class StageHandler(BaseHandler):
     stage_name = ""
 
     def initialize(self, context) -> None:
+        from deeperfour.distributed.storage import ObjectStorage
         from deeperfour.pipeline.stages import build_stage
-        from deeperfour.storage import ObjectStorage
 
+        config = settings.load()  # this worker's entry point (OMP_WAIT_POLICY comes from the image or the stack)
         props = context.system_properties
         manifest = context.manifest
         weights = os.path.join(props.get("model_dir"), manifest["model"]["serializedFile"])
         options = dict((getattr(context, "model_yaml_config", None) or {}).get("handler") or {})
         gpu = props.get("gpu_id")
         device = f"cuda:{gpu}" if gpu is not None and torch.cuda.is_available() else "cpu"
-        self.stage = build_stage(self.stage_name, preset=options.get("preset", "lite"), weights=weights,
-                                 style=options.get("style"), device=device,
-                                 batch_size=int(options.get("batch_size", 8)),
-                                 render_factor=options.get("render_factor"))
+        self.stage = build_stage(
+            self.stage_name,
+            preset=options.get("preset", "lite"),
+            weights=weights,
+            style=options.get("style"),
+            device=device,
+            batch_size=int(options.get("batch_size", 8)),
+            render_factor=options.get("render_factor"),
+        )
         self.device = device
-        self.storage = ObjectStorage()
+        self.storage = ObjectStorage(config.s3)
         self.context = context
         self.initialized = True
         log.info("%s ready: %r on %s", self.stage_name, self.stage, device)
@@ -62,9 +69,9 @@ class StageHandler(BaseHandler):
         return [self._load(row) for row in data]
 
     def inference(self, loaded: list, *args, **kwargs) -> list:
-        from deeperfour.pipeline.runner import frames_to_tensor, tensor_to_frames
+        from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 
-        results = []
+        results: list = []
         for item in loaded:
             if isinstance(item, types_pb2.StageResponse):  # already an error answer
                 results.append(item)
@@ -87,8 +94,8 @@ class StageHandler(BaseHandler):
 
     # ---- object I/O ----
     def _load(self, row: dict):
+        from deeperfour.distributed.storage import ObjectNotFound
         from deeperfour.pipeline.state import ShotState
-        from deeperfour.storage import ObjectNotFound
 
         try:
             raw = row.get("data") or row.get("body") if isinstance(row, dict) else None
@@ -102,9 +109,12 @@ class StageHandler(BaseHandler):
                 raise BadRequest(f"this model server runs {self.stage_name}, not {request.stage!r}")
             if request.bucket and request.bucket != self.storage.bucket:
                 raise BadRequest(f"bucket {request.bucket!r} is not this server's ({self.storage.bucket})")
-            frames = chunkcodec.decode(self.storage.get(request.input_key))
-            source = frames if request.source_key == request.input_key else chunkcodec.decode(
-                self.storage.get(request.source_key))
+            frames = codec.decode(self.storage.get(request.input_key))
+            source = (
+                frames
+                if request.source_key == request.input_key
+                else codec.decode(self.storage.get(request.source_key))
+            )
             if frames.shape != source.shape:
                 raise BadRequest(f"input {frames.shape} and source {source.shape} chunks differ in shape")
             state = None
@@ -112,7 +122,7 @@ class StageHandler(BaseHandler):
                 state = ShotState.from_bytes(self.storage.get(request.state_in_key))
                 state = ShotState({k: v.to(self.device) for k, v in state.tensors.items()})
             return request, frames, source, state
-        except (BadRequest, ObjectNotFound, chunkcodec.ChunkFormatError, DeeperFourError) as e:
+        except (BadRequest, ObjectNotFound, codec.ChunkFormatError, DeeperFourError) as e:
             return types_pb2.StageResponse(error=str(e))
 
     def _store(self, request: types_pb2.StageRequest, frames, state) -> types_pb2.StageResponse:
@@ -120,8 +130,15 @@ class StageHandler(BaseHandler):
         if self.stage.stateful and state is not None and request.state_out_key:
             data = state.to_bytes()
             self.storage.put(request.state_out_key, data)
-            reply.state.CopyFrom(types_pb2.ShotStateRef(
-                key=request.state_out_key, stage=request.stage, shot_index=request.chunk.shot_index,
-                after_chunk=request.chunk.chunk_index, tensors=sorted(state.tensors), size_bytes=len(data)))
-        self.storage.put(request.output_key, chunkcodec.encode(frames))  # last: its presence means "done"
+            reply.state.CopyFrom(
+                types_pb2.ShotStateRef(
+                    key=request.state_out_key,
+                    stage=request.stage,
+                    shot_index=request.chunk.shot_index,
+                    after_chunk=request.chunk.chunk_index,
+                    tensors=sorted(state.tensors),
+                    size_bytes=len(data),
+                )
+            )
+        self.storage.put(request.output_key, codec.encode(frames))  # last: its presence means "done"
         return reply

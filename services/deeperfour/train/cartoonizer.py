@@ -31,14 +31,23 @@ class Discriminator(nn.Module):
 
     def __init__(self, nf: int = 32):
         super().__init__()
-        lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
+        lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)
         self.net = nn.Sequential(
-            nn.Conv2d(3, nf, 3, 1, 1), lrelu(),
-            nn.Conv2d(nf, nf * 2, 3, 2, 1), lrelu(),
-            nn.Conv2d(nf * 2, nf * 4, 3, 1, 1), nn.InstanceNorm2d(nf * 4, affine=True), lrelu(),
-            nn.Conv2d(nf * 4, nf * 4, 3, 2, 1), lrelu(),
-            nn.Conv2d(nf * 4, nf * 8, 3, 1, 1), nn.InstanceNorm2d(nf * 8, affine=True), lrelu(),
-            nn.Conv2d(nf * 8, nf * 8, 3, 1, 1), nn.InstanceNorm2d(nf * 8, affine=True), lrelu(),
+            nn.Conv2d(3, nf, 3, 1, 1),
+            lrelu(),
+            nn.Conv2d(nf, nf * 2, 3, 2, 1),
+            lrelu(),
+            nn.Conv2d(nf * 2, nf * 4, 3, 1, 1),
+            nn.InstanceNorm2d(nf * 4, affine=True),
+            lrelu(),
+            nn.Conv2d(nf * 4, nf * 4, 3, 2, 1),
+            lrelu(),
+            nn.Conv2d(nf * 4, nf * 8, 3, 1, 1),
+            nn.InstanceNorm2d(nf * 8, affine=True),
+            lrelu(),
+            nn.Conv2d(nf * 8, nf * 8, 3, 1, 1),
+            nn.InstanceNorm2d(nf * 8, affine=True),
+            lrelu(),
             nn.Conv2d(nf * 8, 1, 3, 1, 1),
         )
 
@@ -74,8 +83,12 @@ class CartoonizerTrainer(Trainer):
         root = cfg.get("data_root", DATA_ROOT)
         short = int(cfg.get("load_short_side", 256))
         self.photos = data.load_images(root, cfg.get("photos", ["photos/*/*"]), short, cfg.get("max_photos"))
-        self.cartoons = data.load_images(root, cfg.get("cartoons", ["cartoon_style/*_frames/*", "cartoon_style/*.jpg"]),
-                                         short, cfg.get("max_cartoons"))
+        self.cartoons = data.load_images(
+            root,
+            cfg.get("cartoons", ["cartoon_style/*_frames/*", "cartoon_style/*.jpg"]),
+            short,
+            cfg.get("max_cartoons"),
+        )
         self.smoothed = [smooth_edges(c) for c in self.cartoons]
         self.size, self.batch = int(cfg.get("crop", 128)), int(cfg.get("batch_size", 4))
         self.omega = float(cfg.get("omega", 10.0))
@@ -94,7 +107,7 @@ class CartoonizerTrainer(Trainer):
 
     def _content(self, fake, photo):
         # VGGFeatures takes RGB [0,1]; the generator works in BGR [-1,1]
-        rgb = lambda x: (x[:, [2, 1, 0]] + 1) / 2  # noqa: E731
+        rgb = lambda x: (x[:, [2, 1, 0]] + 1) / 2
         return F.l1_loss(self.vgg(rgb(fake)), self.vgg(rgb(photo)))
 
     def step(self, i: int) -> dict:
@@ -110,8 +123,11 @@ class CartoonizerTrainer(Trainer):
         bce = nn.functional.binary_cross_entropy_with_logits
         fake = self.model(photo)
         d_real, d_edge, d_fake = self.disc(cartoon), self.disc(smooth), self.disc(fake.detach())
-        l_d = (bce(d_real, torch.ones_like(d_real)) + bce(d_edge, torch.zeros_like(d_edge))
-               + bce(d_fake, torch.zeros_like(d_fake)))
+        l_d = (
+            bce(d_real, torch.ones_like(d_real))
+            + bce(d_edge, torch.zeros_like(d_edge))
+            + bce(d_fake, torch.zeros_like(d_fake))
+        )
         d_opt.zero_grad(set_to_none=True)
         l_d.backward()
         d_opt.step()

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deeperfour.config import model_store
+from deeperfour import settings
+from deeperfour.pipeline.table import COMPONENTS
 
-TRAINERS = {
-    "colorizer": "deeperfour.train.colorizer:ColorizerTrainer",
-    "stabilizer": "deeperfour.train.stabilizer:StabilizerTrainer",
-    "cartoonizer": "deeperfour.train.cartoonizer:CartoonizerTrainer",
-}
+TRAINERS = {c: f"deeperfour.train.{c}:{c.capitalize()}Trainer" for c in COMPONENTS}  # train/<component>.py
 CONFIGS = Path(__file__).parent / "configs"
 
 
@@ -32,13 +29,22 @@ def trainer_class(model: str):
     return getattr(importlib.import_module(module), name)
 
 
-def train(model: str, config, out_dir=None, *, resume: bool = True, export=None, overrides: dict | None = None,
-          quiet: bool = False) -> dict:
+def train(
+    model: str,
+    config,
+    out_dir=None,
+    *,
+    resume: bool = True,
+    export=None,
+    overrides: dict | None = None,
+    quiet: bool = False,
+) -> dict:
     """Run (or resume) one training; returns a summary dict. `overrides` replace config keys (e.g. steps)."""
     from deeperfour.train.common import load_config, seed_everything
 
     config = config_path(config)
     cfg = {**load_config(config), **(overrides or {})}
+    cfg.setdefault("data_root", str(settings.current().data_root))
     seed_everything(int(cfg.get("seed", 0)))
     out_dir = Path(out_dir or Path("runs") / f"{model}-{Path(config).stem}")
     trainer = trainer_class(model)(cfg, out_dir, quiet=quiet)
@@ -50,10 +56,8 @@ def run_train(args) -> int:
     if export == "store":
         from deeperfour.models import registry
 
-        preset = registry.get_preset(
-            {"colorizer": "colorize", "stabilizer": "stabilize", "cartoonizer": "cartoonize"}[args.model], "lite"
-        )
-        export = str(model_store() / f"{preset.name}.safetensors")
+        preset = registry.get_preset(trainer_class(args.model).stage, "lite")
+        export = str(settings.current().model_store / f"{preset.name}.safetensors")
     overrides = {"steps": args.steps} if args.steps else {}
     if args.max_minutes is not None:
         overrides["max_minutes"] = args.max_minutes
@@ -73,7 +77,11 @@ def add_train_command(subparsers) -> None:
         "checkpoint in --out when there is one.",
     )
     p.add_argument("model", choices=sorted(TRAINERS))
-    p.add_argument("--config", required=True, help="training config file, or a shipped one by name: cpu-colorizer, gpu-stabilizer, …")
+    p.add_argument(
+        "--config",
+        required=True,
+        help="training config file, or a shipped one by name: cpu-colorizer, gpu-stabilizer, …",
+    )
     p.add_argument("--out", help="run folder for the checkpoint and log.jsonl (default runs/<model>-<config>)")
     p.add_argument("--export", help="write the trained weights here (safetensors); 'store' = model_store/<preset>")
     p.add_argument("--steps", type=int, help="override the config's number of steps")

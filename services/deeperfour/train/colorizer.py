@@ -1,136 +1,112 @@
-"""Train the colorizer (DeOldify-family U-Net) from grey to colour on photos and colour-clip frames.
+"""Train the lite colorizer (models/mobileunet.py): classification over quantized CIELAB (a, b) bins.
 
-The training view is the inference view of deeperfour.models.colorizer.colorize: a frame stretched to a
-(16·render_factor)² square, made grey (BT.601 luma), ImageNet-normalised; the net's output, denormalised, gives
-the chroma (YUV U, V) that inference merges onto the source's own luminance. So the losses look at chroma:
+A training sample is a colour crop (photo or clip frame, the validation split left out: train/split.py) with film
+edges put on it (black bars and rough gate edges, so they stay neutral), its luminance degraded to look like old
+film (train/degrade.py) as the input, and its true (a, b) at half the crop size as the target. Each target colour
+is spread over its four neighbouring bins (bilinear weights), and the loss is their cross-entropy with the
+predicted distribution, weighted per pixel by how rare the pixel's colour is in the training data (Zhang et al.
+2016's class rebalancing: w ∝ 1 / ((1 − λ) p̃ + λ / Q), p̃ the smoothed colour prior, normalised so E_p̃[w] = 1).
+Without rebalancing the loss is dominated by the many desaturated pixels of sky, walls and roads, and the net
+learns to hedge towards grey-brown.
 
-- L_chroma: L1 (or L2) on (U, V), each pixel optionally weighted by 1 + |uv_gt| / tau. A plain L1/L2 on chroma
-  is minimised by the washed-out, sepia-like average colour, because saturated colours are rare.
-- L_colourful: CF(pred) against CF(gt), CF the Hasler–Süsstrunk colourfulness (the metric `eval` reports) of the
-  prediction's chroma over the true luminance. It asks for the true amount of colour without saying where each
-  colour goes, which the average colour cannot satisfy. Two forms:
-  * match, |CF(pred) − CF(gt)| / 100 (no `colourful_floor`), used with tau = 0.05 in the first CPU run: the
-    colorizer came out as colourful as the truth (ratio 1.0-1.4 on held-out clips) but with colours in the wrong
-    places, 2-6 dB of PSNR *below* the grey input;
-  * hinge, max(0, f·CF(gt) − CF(pred)) / 100 with `colourful_floor: f` (the shipped configs): with an L2 chroma
-    loss this is "maximise PSNR subject to at least f of the true colourfulness": the L2 term pulls every
-    uncertain colour towards the PSNR-optimal mean, the hinge only stops the whole image from going grey.
-    `colourful_ceiling: c` adds the other side, max(0, CF(pred) − c·CF(gt)) / 100: in practice the small net
-    trained for minutes on this CPU stayed *over*-saturated under L2 (train ratio ~1.25, held-out ~2.5), so the
-    shipped config keeps its colourfulness in a band below the truth.
-- L_rgb: a small L1 on RGB, so the render's luminance (discarded at inference) stays in gamut and U, V are not
-  distorted by clamping.
+The encoder starts from the ImageNet MobileNetV2 (`backbone`: the .tflite file, or the .safetensors that
+`deeperfour weights import FILE --model mobilenet_v2-imagenet` writes);
+`freeze_encoder` trains the decoder alone (DeOldify's order: decoder first, then everything at a lower rate for
+the encoder, `encoder_lr`).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deeperfour.train import data
-from deeperfour.train.common import DATA_ROOT, adam
+from deeperfour.models.colorspace import luma, rgb_to_lab
+from deeperfour.models.mobileunet import AB_RANGE, AB_STEP
+from deeperfour.train import data, degrade
+from deeperfour.train.common import DATA_ROOT
+from deeperfour.train.features import mobilenet_weights
 from deeperfour.train.loop import Trainer
-
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-def luma(x: torch.Tensor) -> torch.Tensor:
-    """(B,3,H,W) RGB -> (B,1,H,W) BT.601 Y (as OpenCV and PIL 'L')."""
-    return 0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
-
-
-def chroma(x: torch.Tensor) -> torch.Tensor:
-    """(B,3,H,W) RGB -> (B,2,H,W) U, V without offsets (OpenCV's float RGB->YUV)."""
-    y = luma(x)
-    return torch.cat([0.492 * (x[:, 2:3] - y), 0.877 * (x[:, :1] - y)], dim=1)
-
-
-def yuv_to_rgb(y: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
-    u, v = uv[:, :1], uv[:, 1:]
-    r = y + v / 0.877
-    b = y + u / 0.492
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
-    return torch.cat([r, g, b], dim=1)
-
-
-def colourfulness(x: torch.Tensor) -> torch.Tensor:
-    """Differentiable Hasler–Süsstrunk colourfulness per image of (B,3,H,W) RGB [0,1], on the 0..255 scale."""
-    x = x * 255
-    rg = (x[:, 0] - x[:, 1]).flatten(1)
-    yb = (0.5 * (x[:, 0] + x[:, 1]) - x[:, 2]).flatten(1)
-    std = torch.sqrt(rg.var(1, unbiased=False) + yb.var(1, unbiased=False) + 1e-6)
-    mean = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2 + 1e-6)
-    return std + 0.3 * mean
-
-
-def model_input(grey_rgb: torch.Tensor) -> torch.Tensor:
-    return (grey_rgb - IMAGENET_MEAN.to(grey_rgb)) / IMAGENET_STD.to(grey_rgb)
-
-
-def model_output(y: torch.Tensor) -> torch.Tensor:
-    return (y * IMAGENET_STD.to(y) + IMAGENET_MEAN.to(y)).clamp(0, 1)
-
-
-def colorizer_losses(pred: torch.Tensor, gt: torch.Tensor, cfg: dict) -> dict:
-    """pred, gt: (B,3,S,S) RGB [0,1]. Returns the weighted terms and their sum under 'loss'."""
-    uv_p, uv_g = chroma(pred), chroma(gt)
-    tau = float(cfg.get("tau") or 0)
-    w = 1 + uv_g.norm(dim=1, keepdim=True) / tau if tau > 0 else 1.0
-    err = (uv_p - uv_g).abs()
-    l_chroma = (w * (err**2 if cfg.get("chroma_loss", "l1") == "l2" else err)).mean()
-    merged = yuv_to_rgb(luma(gt), uv_p).clamp(0, 1)  # what inference shows: true Y, predicted chroma
-    cf_p, cf_g = colourfulness(merged), colourfulness(gt)
-    floor = cfg.get("colourful_floor")
-    if floor is None:  # match the true colourfulness
-        l_colour = ((cf_p - cf_g).abs() / 100).mean()
-    else:  # only resist falling below floor × the true colourfulness; above it, the chroma loss decides
-        l_colour = (F.relu(float(floor) * cf_g - cf_p) / 100).mean()
-    ceiling = cfg.get("colourful_ceiling")
-    if ceiling is not None:  # and, optionally, rising above ceiling × the true colourfulness
-        l_colour = l_colour + (F.relu(cf_p - float(ceiling) * cf_g) / 100).mean()
-    l_rgb = (pred - gt).abs().mean()
-    terms = {
-        "chroma": float(cfg.get("w_chroma", 1.0)) * l_chroma,
-        "colourful": float(cfg.get("w_colourful", 0.5)) * l_colour,
-        "rgb": float(cfg.get("w_rgb", 0.1)) * l_rgb,
-    }
-    terms["loss"] = sum(terms.values())
-    return terms
 
 
 class ColorizerData:
-    """Random crops (aspect 0.75..1.8, stretched to a square as inference does) of photos and clip frames."""
+    """Square crops (0.55-1 of the short side, resized to `train_size`) of photos and clip frames; the validation
+    split (train/split.py) is never read."""
 
     def __init__(self, cfg: dict, rng: np.random.Generator):
         root = cfg.get("data_root", DATA_ROOT)
         short = int(cfg.get("load_short_side", 256))
-        self.images = data.load_images(root, cfg.get("photos", ["photos/*/*"]), short, cfg.get("max_photos"))
-        for clip in data.load_clips(root, cfg.get("clips", []), short, int(cfg.get("clip_frames", 200)),
-                                    cfg.get("holdout", ())):
-            self.images += list(clip[:: int(cfg.get("clip_stride", 10))])
-        # inference renders at 16·render_factor; a smaller train_size trades scale fidelity for steps on a CPU
-        self.size = int(cfg.get("train_size") or 16 * int(cfg.get("render_factor", 8)))
+        self.images = data.load_images(root, cfg.get("photos", ["train/photos/*/*"]), short)
+        stride = int(cfg.get("clip_stride", 3))
+        for clip in data.load_clips(root, cfg.get("clips", ["train/video/davis2016/*.mp4"]), short, None):
+            self.images += list(clip[::stride])
+        self.size = int(cfg.get("train_size", 176))
         self.batch = int(cfg.get("batch_size", 16))
+        self.scale = tuple(cfg.get("crop_scale", (0.55, 1.0)))
         self.rng = rng
 
-    def sample(self) -> torch.Tensor:
-        """(B,3,S,S) float RGB [0,1]."""
-        import cv2
-
+    def sample(self, batch: int | None = None) -> torch.Tensor:
+        """(B, 3, S, S) float RGB [0, 1]."""
         out = []
-        for _ in range(self.batch):
+        for _ in range(batch or self.batch):
             img = self.images[self.rng.integers(len(self.images))]
             h, w = img.shape[:2]
-            aspect = self.rng.uniform(0.75, 1.8)
-            scale = self.rng.uniform(0.5, 1.0)
-            ch = int(min(h, w / aspect) * scale)
-            cw = int(ch * aspect)
-            y, x = self.rng.integers(0, h - ch + 1), self.rng.integers(0, w - cw + 1)
-            crop = cv2.resize(img[y : y + ch, x : x + cw], (self.size, self.size), interpolation=cv2.INTER_AREA)
+            side = int(min(h, w) * self.rng.uniform(*self.scale))
+            y, x = self.rng.integers(0, h - side + 1), self.rng.integers(0, w - side + 1)
+            crop = cv2.resize(img[y : y + side, x : x + side], (self.size, self.size), interpolation=cv2.INTER_AREA)
             out.append(crop[:, ::-1] if self.rng.random() < 0.5 else crop)
         return torch.from_numpy(np.ascontiguousarray(np.stack(out))).permute(0, 3, 1, 2).float() / 255
+
+
+def soft_targets(ab: torch.Tensor, grid_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 2, h, w) true (a, b) -> (bins (B, 4, h, w), weights (B, 4, h, w)): the four neighbouring grid bins and
+    their bilinear weights (summing to 1)."""
+    n = grid_index.shape[0]
+    g = ((ab + AB_RANGE) / AB_STEP).clamp(0, n - 1 - 1e-4)
+    i0 = g.floor().long()
+    f = g - i0
+    fa, fb = f[:, 0], f[:, 1]
+    ia, ib = i0[:, 0], i0[:, 1]
+    bins = torch.stack(
+        [grid_index[ia, ib], grid_index[ia + 1, ib], grid_index[ia, ib + 1], grid_index[ia + 1, ib + 1]], 1
+    )
+    weights = torch.stack([(1 - fa) * (1 - fb), fa * (1 - fb), (1 - fa) * fb, fa * fb], 1)
+    weights = torch.where(bins >= 0, weights, torch.zeros_like(weights))  # out-of-gamut neighbours (rare)
+    return bins.clamp_min(0), weights / weights.sum(1, keepdim=True).clamp_min(1e-6)
+
+
+def colour_prior(targets: list[tuple[torch.Tensor, torch.Tensor]], grid_index: torch.Tensor, sigma: float = 0.5):
+    """The empirical distribution of the bins (soft counts), smoothed by a Gaussian of `sigma` grid steps."""
+    q = int(grid_index.max()) + 1
+    counts = torch.zeros(q)
+    for bins, weights in targets:
+        counts.index_add_(0, bins.flatten(), weights.flatten())
+    n = grid_index.shape[0]
+    grid = torch.zeros(n, n)
+    grid[grid_index >= 0] = counts
+    t = torch.arange(-3, 4).float()
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = (k / k.sum()).view(1, 1, 1, 7)
+    grid = F.conv2d(F.conv2d(grid[None, None], k, padding=(0, 3)), k.transpose(2, 3), padding=(3, 0))[0, 0]
+    prior = grid[grid_index >= 0]
+    return prior / prior.sum()
+
+
+def rebalancing_weights(prior: torch.Tensor, lam: float) -> torch.Tensor:
+    w = 1 / ((1 - lam) * prior + lam / len(prior))
+    return w / (prior * w).sum()
+
+
+def classification_loss(
+    logits: torch.Tensor, bins: torch.Tensor, weights: torch.Tensor, rebalance: torch.Tensor | None
+) -> torch.Tensor:
+    logp = F.log_softmax(logits.float(), dim=1)
+    ce = -(weights * logp.gather(1, bins)).sum(1)  # (B, h, w)
+    if rebalance is not None:
+        nearest = bins.gather(1, weights.argmax(1, keepdim=True))[:, 0]
+        ce = ce * rebalance[nearest]
+    return ce.mean()
 
 
 class ColorizerTrainer(Trainer):
@@ -138,26 +114,53 @@ class ColorizerTrainer(Trainer):
 
     def __init__(self, cfg: dict, out_dir, *, quiet: bool = False):
         super().__init__(cfg, out_dir, quiet=quiet)
+        if cfg.get("backbone") and not cfg.get("init_weights"):
+            sd = mobilenet_weights(cfg["backbone"], cfg.get("data_root"))
+            self.model.encoder.load_state_dict({k: v for k, v in sd.items() if not k.startswith("classifier.")})
+        self.freeze = bool(cfg.get("freeze_encoder", False))
+        encoder = list(self.model.encoder.parameters())
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        for p in encoder:
+            p.requires_grad_(not self.freeze)
+        lr = float(cfg.get("lr", 3e-4))
+        groups = [{"params": rest, "lr": lr}]
+        if not self.freeze:
+            groups.append({"params": encoder, "lr": float(cfg.get("encoder_lr", lr / 10))})
         self.nets = {"model": self.model}
-        self.opts = {"model": adam(self.model.parameters(), cfg)}
-        self.data = ColorizerData({"render_factor": self.preset.options["render_factor"], **cfg},
-                                  self.rng)
+        self.opts = {"model": torch.optim.Adam(groups, betas=tuple(cfg.get("betas", (0.9, 0.99))))}
+        self.data = ColorizerData(cfg, self.rng)
+        self.autocast = cfg.get("autocast") == "bf16"
+        self.degrade_strength = float(cfg.get("degrade", 1.0))
+        lam = cfg.get("rebalance_lambda")
+        self.rebalance = None
+        if lam is not None:
+            prior_rng = np.random.default_rng(int(cfg.get("seed", 0)) + 1)  # independent of resumes
+            sampler = ColorizerData.__new__(ColorizerData)
+            sampler.__dict__.update(self.data.__dict__, rng=prior_rng, batch=32)
+            targets = [
+                soft_targets(self._ab_target(sampler.sample()), self.model.grid_index)
+                for _ in range(int(cfg.get("prior_batches", 40)))
+            ]
+            self.rebalance = rebalancing_weights(colour_prior(targets, self.model.grid_index), float(lam))
+
+    def _ab_target(self, rgb: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(rgb_to_lab(rgb)[:, 1:], 2)  # the head predicts at half the render size
 
     def step(self, i: int) -> dict:
-        gt = self.data.sample().to(self.device)
-        grey = luma(gt).expand(-1, 3, -1, -1)
-        pred = model_output(self.model(model_input(grey)))
-        terms = colorizer_losses(pred, gt, self.cfg)
+        gt = degrade.frame_edges(self.data.sample(), self.rng)
+        grey = degrade.old_film(luma(gt), self.rng, self.degrade_strength)
+        bins, weights = soft_targets(self._ab_target(gt), self.model.grid_index)
+        gt, grey, bins, weights = (t.to(self.device) for t in (gt, grey, bins, weights))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(grey.contiguous(memory_format=torch.channels_last))
+        rebalance = self.rebalance.to(self.device) if self.rebalance is not None else None
+        loss = classification_loss(logits, bins, weights, rebalance)
         opt = self.opts["model"]
         opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        loss.backward()
         opt.step()
         with torch.no_grad():
-            terms["cf_ratio"] = (colourfulness(yuv_to_rgb(luma(gt), chroma(pred)).clamp(0, 1)).mean()
-                                 / colourfulness(gt).mean().clamp_min(1e-6))
-            terms["psnr_gain"] = _psnr(yuv_to_rgb(luma(gt), chroma(pred)).clamp(0, 1), gt) - _psnr(grey, gt)
-        return {k: v.item() for k, v in terms.items()}
-
-
-def _psnr(a, b):
-    return 10 * torch.log10(1 / F.mse_loss(a, b).clamp_min(1e-10))
+            ab = F.interpolate(self.model.colors(logits.detach(), 0.38), scale_factor=2, mode="bilinear")
+            true_ab = rgb_to_lab(gt)[:, 1:]
+            err = ((ab - true_ab) ** 2).sum(1).mean().sqrt() / (true_ab**2).sum(1).mean().sqrt().clamp_min(1e-6)
+        return {"loss": loss.item(), "ab_rmse_vs_grey": err.item()}

@@ -19,9 +19,7 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 
 from deeperfour.errors import DeeperFourError, WeightsError
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DATA_ROOT = Path(os.environ.get("DEEPERFOUR_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
+from deeperfour.settings import DATA_ROOT as DATA_ROOT  # config default; train() fills it from the settings
 
 
 def load_config(path) -> dict:
@@ -99,10 +97,12 @@ class Checkpoint:
             with safe_open(str(self.path), "pt") as f:
                 meta = f.metadata() or {}
         except Exception as e:  # safetensors raises several types for a damaged file
-            raise WeightsError(f"{self.path}: not a readable training checkpoint ({e}); delete it to start over") from None
+            raise WeightsError(
+                f"{self.path}: not a readable training checkpoint ({e}); delete it to start over"
+            ) from None
         for name, net in nets.items():
             prefix = f"{name}."
-            sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            sd = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             try:
                 net.load_state_dict(sd, strict=True)
             except RuntimeError:
@@ -114,7 +114,7 @@ class Checkpoint:
             prefix = f"opt.{name}."
             for k, v in tensors.items():
                 if k.startswith(prefix):
-                    idx, key = k[len(prefix):].split(".", 1)
+                    idx, key = k[len(prefix) :].split(".", 1)
                     state.setdefault(int(idx), {})[key] = v
             opt.load_state_dict({"state": state, "param_groups": json.loads(meta[f"opt.{name}.groups"])})
         _set_rng_state(meta, tensors)
@@ -131,7 +131,11 @@ class LossLog:
         self.window: dict[str, list[float]] = {}
 
     def log(self, step: int, losses: dict, first_step: int = 0) -> None:
-        row = {"step": step, "time": round(time.monotonic() - self.t0, 2), **{k: round(float(v), 6) for k, v in losses.items()}}
+        row = {
+            "step": step,
+            "time": round(time.monotonic() - self.t0, 2),
+            **{k: round(float(v), 6) for k, v in losses.items()},
+        }
         with self.file.open("a") as f:
             f.write(json.dumps(row) + "\n")
         for k, v in losses.items():
@@ -141,12 +145,17 @@ class LossLog:
             rate = done / max(time.monotonic() - self.t0, 1e-9)
             eta = (self.total - step) / rate if rate > 0 else 0
             avg = " ".join(f"{k} {np.mean(v):.4f}" for k, v in self.window.items())
-            print(f"step {step}/{self.total}  {avg}  ({rate:.2f} it/s, eta {eta / 60:.1f} min)", file=sys.stderr, flush=True)
+            print(
+                f"step {step}/{self.total}  {avg}  ({rate:.2f} it/s, eta {eta / 60:.1f} min)",
+                file=sys.stderr,
+                flush=True,
+            )
             self.window = {}
 
 
-def export_weights(model: torch.nn.Module, path, preset_name: str, extra_meta: dict | None = None,
-                   dtype: str = "float32") -> Path:
+def export_weights(
+    model: torch.nn.Module, path, preset_name: str, extra_meta: dict | None = None, dtype: str = "float32"
+) -> Path:
     """The model's state_dict as the inference weights file (safetensors, written to a temp name then renamed).
 
     dtype float16 halves the file (the store must stay small); load_state_dict casts back to float32 on load."""
@@ -157,7 +166,12 @@ def export_weights(model: torch.nn.Module, path, preset_name: str, extra_meta: d
         k: (v.detach().to(cast) if v.is_floating_point() else v.detach()).cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    meta = {"preset": preset_name, "format": "deeperfour", "dtype": dtype, **{k: str(v) for k, v in (extra_meta or {}).items()}}
+    meta = {
+        "preset": preset_name,
+        "format": "deeperfour",
+        "dtype": dtype,
+        **{k: str(v) for k, v in (extra_meta or {}).items()},
+    }
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     os.replace(tmp, path)

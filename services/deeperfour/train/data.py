@@ -1,7 +1,8 @@
 """Training data from ../shared/data: photos, colour-clip frames, and short sequences with camera motion.
 
 Everything is decoded once into memory at a reduced size (uint8), so a training step only crops and augments.
-Clips named in a config's `holdout` list are never read: they are kept for `deeperfour eval`.
+The validation split of ../shared/data/train (train/split.py) is never read, nor clips named in a config's
+`holdout` list.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ VIDEO_EXT = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
 
 
 def _files(root: Path, patterns: list[str], exts: set[str]) -> list[Path]:
+    from deeperfour.train.split import is_validation
+
     out: list[Path] = []
     for pat in patterns:
-        out += [p for p in sorted(root.glob(pat)) if p.suffix.lower() in exts]
+        out += [p for p in sorted(root.glob(pat)) if p.suffix.lower() in exts and not is_validation(p)]
     return out
 
 
@@ -35,32 +38,38 @@ def resize_short(img: np.ndarray, short: int) -> np.ndarray:
 
 def load_images(root, patterns: list[str], short_side: int, limit: int | None = None) -> list[np.ndarray]:
     """RGB uint8 images matching the glob patterns under root, short side reduced to `short_side`."""
-    root = Path(root)
-    files = _files(root, patterns, IMAGE_EXT)[:limit]
+    files = _files(Path(root), patterns, IMAGE_EXT)[:limit]
     if not files:
         raise DeeperFourError(f"no images match {patterns} under {root}; set data_root in the config")
+    return load_paths(files, short_side)
+
+
+def load_paths(files: list[Path], short_side: int) -> list[np.ndarray]:
+    """The readable images among `files`, RGB uint8, short side reduced to `short_side`."""
     images = []
     for p in files:
         bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if bgr is None:
-            continue
-        images.append(resize_short(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), short_side))
+        if bgr is not None:
+            images.append(resize_short(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), short_side))
     return images
 
 
-def load_clips(root, patterns: list[str], short_side: int, max_frames: int, holdout=()) -> list[np.ndarray]:
+def load_clips(root, patterns: list[str], short_side: int, max_frames: int | None, holdout=()) -> list[np.ndarray]:
     """Each clip as (T, H, W, 3) uint8 (its first `max_frames` frames), skipping held-out names."""
+    return [
+        load_clip(p, short_side, max_frames)
+        for p in _files(Path(root), patterns, VIDEO_EXT)
+        if p.name not in set(holdout)
+    ]
+
+
+def load_clip(path: Path, short_side: int, max_frames: int | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8: the clip's first `max_frames` frames, short side reduced to `short_side`."""
     from deeperfour.video.io import read_frames
     from deeperfour.video.probe import probe
 
-    root = Path(root)
-    clips = []
-    for p in _files(root, patterns, VIDEO_EXT):
-        if p.name in set(holdout):
-            continue
-        frames = [resize_short(np.array(f), short_side) for f in islice(read_frames(str(p), probe(p)), max_frames)]
-        clips.append(np.stack(frames))
-    return clips
+    frames = islice(read_frames(str(path), probe(path)), max_frames)
+    return np.stack([resize_short(np.array(f), short_side) for f in frames])
 
 
 def random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,8 +81,9 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     return img[y : y + size, x : x + size]
 
 
-def camera_motion(img: np.ndarray, frames: int, size: int, rng: np.random.Generator, max_shift=4.0,
-                  max_zoom=0.01, max_rot=0.4) -> np.ndarray:
+def camera_motion(
+    img: np.ndarray, frames: int, size: int, rng: np.random.Generator, max_shift=4.0, max_zoom=0.01, max_rot=0.4
+) -> np.ndarray:
     """(frames, size, size, 3): a photo seen by a slowly moving camera (pan, zoom, roll at random constant
     rates per frame, plus a little shake), so consecutive frames differ by a smooth, known-to-be-real motion."""
     h, w = img.shape[:2]

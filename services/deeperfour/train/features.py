@@ -16,9 +16,9 @@ What it changes, measured on four 192 px Kodak crops (loss between the crop and 
 
 Per unit of L1, the random-VGG distance is ~5x (relu2_2), ~9x (relu3_3) and ~11x (relu4_3) more sensitive
 to lost detail (blur) than to a uniform colour shift: as a fidelity term for the stabilizer it guards structure
-and leaves room for colour corrections, which is what Lai et al. use the perceptual loss for. How its scale compares with an ImageNet
-VGG's is unknown here (no pretrained weights to compare with), so loss weights from papers are recalibrated by
-measurement (see train/stabilizer.py).
+and leaves room for colour corrections, which is what Lai et al. use the perceptual loss for. How its scale
+compares with an ImageNet VGG's is unknown here (no pretrained weights to compare with), so loss weights from
+papers are recalibrated by measurement (see train/stabilizer.py).
 """
 
 from __future__ import annotations
@@ -54,13 +54,64 @@ class VGGFeatures(nn.Module):
         return self.net((x - IMAGENET_MEAN.to(x)) / IMAGENET_STD.to(x))
 
 
-class PerceptualLoss(nn.Module):
-    """Mean squared distance of VGG features (Johnson et al.), or mean L1 on pixels with `features: none`."""
+BACKBONE = "train/backbones/mobilenet_v2_imagenet/tf2_mobilenet_v2_1.0_224_ptq.tflite"  # under data_root
+MOBILENET_LAYERS = {"stride2": 1, "stride4": 2, "stride8": 3, "stride16": 4}  # how many MobileNetV2 taps
 
-    def __init__(self, kind: str = "vgg16-random", layer: str = "relu3_3", seed: int = 0, weights: str | None = None):
+
+def mobilenet_weights(spec: str | None = None, data_root=None) -> dict:
+    """The ImageNet MobileNetV2's state_dict: from a .tflite file (relative paths under data_root; default the one
+    in ../shared/data/train) or a .safetensors file written by `deeperfour weights import`."""
+    from pathlib import Path
+
+    from deeperfour.models.mobilenet import read_tflite
+    from deeperfour.train.common import DATA_ROOT
+
+    path = Path(spec or BACKBONE)
+    if not path.is_absolute() and not path.exists():
+        path = Path(data_root or DATA_ROOT) / path
+    return read_tflite(path) if path.suffix == ".tflite" else load_file(str(path))
+
+
+class MobileNetFeatures(nn.Module):
+    """RGB [0,1] (B,3,H,W) -> the ImageNet MobileNetV2's activations at `layer` (see MOBILENET_LAYERS); frozen."""
+
+    def __init__(self, layer: str = "stride8", weights: str | None = None, data_root=None):
+        super().__init__()
+        from deeperfour.models.mobilenet import MobileNetV2
+
+        self.net = MobileNetV2(classes=0)
+        sd = {k: v for k, v in mobilenet_weights(weights, data_root).items() if not k.startswith("classifier.")}
+        self.net.load_state_dict(sd, strict=True)
+        self.depth = MOBILENET_LAYERS[layer]
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from deeperfour.models.mobilenet import to_input
+
+        return self.net.features(to_input(x), depth=self.depth)[-1]
+
+
+def feature_network(kind: str, layer: str, weights: str | None = None, data_root=None) -> nn.Module | None:
+    """'mobilenet_v2' (ImageNet-pretrained), 'vgg16-random' (random init, fixed seed) or 'none'."""
+    if kind == "none":
+        return None
+    if kind == "mobilenet_v2":
+        return MobileNetFeatures(layer, weights, data_root)
+    return VGGFeatures(layer, weights=weights)
+
+
+class PerceptualLoss(nn.Module):
+    """Mean squared distance of a feature network's activations (Johnson et al.), or mean L1 on pixels with
+    `features: none`."""
+
+    def __init__(self, kind: str = "mobilenet_v2", layer: str = "stride8", weights: str | None = None, data_root=None):
         super().__init__()
         self.kind = kind
-        self.features = VGGFeatures(layer, seed, weights) if kind != "none" else None
+        self.features = feature_network(kind, layer, weights, data_root)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if self.features is None:

@@ -77,8 +77,9 @@ class Trainer:
         result = {"steps_done": i, "checkpoint": str(ckpt.path), "minutes": round((time.monotonic() - t0) / 60, 2)}
         if export:
             meta = {"steps": i, **self.export_meta()}
-            result["weights"] = str(export_weights(self.model, export, self.preset.name, meta,
-                                                    self.cfg.get("export_dtype", "float32")))
+            result["weights"] = str(
+                export_weights(self.model, export, self.preset.name, meta, self.cfg.get("export_dtype", "float32"))
+            )
             self.say(f"wrote {result['weights']}")
         return result
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from deeperfour.train.data import to_grey3
 
@@ -67,21 +66,24 @@ def tint(grey: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndar
 class ColorizerProcessor:
     """The project's colorizer (deeperfour.models.colorizer.colorize), frame by frame, on grey frames."""
 
-    def __init__(self, weights: str | None):
-        from deeperfour.models import registry
+    def __init__(self, weights: str | None, preset: str = "lite"):
+        from deeperfour.models.weights import load_model
 
-        self.model, self.preset = registry.load_model("colorize", "lite", weights, allow_random=weights is None)
+        self.model, self.preset = load_model("colorize", preset, weights, allow_random=weights is None)
 
     def __call__(self, grey: np.ndarray) -> np.ndarray:
         from deeperfour.models.colorizer import colorize
+        from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 
-        x = torch.from_numpy(np.ascontiguousarray(grey)).permute(0, 3, 1, 2).float() / 255
-        y = colorize(self.model, x, int(self.preset.options["render_factor"]))
-        return (y * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        o = self.preset.options
+        return tensor_to_frames(
+            colorize(self.model, frames_to_tensor(grey), int(o["render_factor"]), float(o.get("temperature", 0.38)))
+        )
 
 
-def make_pair(colour: np.ndarray, kind: str, rng: np.random.Generator, strength: float, colorizer=None,
-              grey_input_p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def make_pair(
+    colour: np.ndarray, kind: str, rng: np.random.Generator, strength: float, colorizer=None, grey_input_p: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """(input frames I, processed frames P), both (T, H, W, 3) uint8, from a colour sequence."""
     grey = to_grey3(colour)
     if kind == "colorizer":

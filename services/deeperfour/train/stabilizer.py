@@ -74,21 +74,33 @@ class StabilizerData:
     def __init__(self, cfg: dict, rng: np.random.Generator, say=print):
         root = cfg.get("data_root", DATA_ROOT)
         short = int(cfg.get("load_short_side", 256))
-        self.clips = data.load_clips(root, cfg.get("clips", []), short, int(cfg.get("clip_frames", 200)),
-                                     cfg.get("holdout", ()))
-        self.photos = data.load_images(root, cfg.get("photos", ["photos/*/*"]), int(cfg.get("photo_short_side", 400)),
-                                       cfg.get("max_photos"))
-        self.frames, self.size, self.batch = int(cfg.get("frames", 7)), int(cfg.get("crop", 192)), int(cfg.get("batch_size", 4))
+        self.clips = data.load_clips(
+            root, cfg.get("clips", []), short, int(cfg.get("clip_frames", 200)), cfg.get("holdout", ())
+        )
         self.photo_p = float(cfg.get("photo_p", 0.4)) if self.clips else 1.0
-        self.kinds = list(cfg.get("processors", ["colorizer", "jitter", "tone", "stylize", "tint"]))
+        self.photos = []
+        if self.photo_p > 0:
+            self.photos = data.load_images(
+                root, cfg.get("photos", ["photos/*/*"]), int(cfg.get("photo_short_side", 400)), cfg.get("max_photos")
+            )
+        self.frames, self.size, self.batch = (
+            int(cfg.get("frames", 7)),
+            int(cfg.get("crop", 192)),
+            int(cfg.get("batch_size", 4)),
+        )
+        # processor: relative frequency (a list gives them all the same)
+        kinds = cfg.get("processors", ["colorizer", "jitter", "tone", "stylize", "tint"])
+        self.kinds = dict(kinds) if isinstance(kinds, dict) else dict.fromkeys(kinds, 1.0)
         self.strength = float(cfg.get("flicker_strength", 1.0))
         self.colorizer = None
         if "colorizer" in self.kinds:
             try:
-                self.colorizer = processors.ColorizerProcessor(cfg.get("colorizer_weights"))
+                self.colorizer = processors.ColorizerProcessor(
+                    cfg.get("colorizer_weights"), cfg.get("colorizer_preset", "lite")
+                )
             except WeightsError as e:
                 say(f"no usable colorizer weights ({e}): training without the 'colorizer' processor")
-                self.kinds.remove("colorizer")
+                del self.kinds["colorizer"]
         self.flow = FlowEstimator()
         self.rng = rng
 
@@ -101,22 +113,24 @@ class StabilizerData:
 
     def sample(self) -> dict:
         """I, P: (B,T,3,H,W) float [0,1]; fst, flt: (B,T,2,H,W) flows t⇒t−1 and t⇒1; mst, mlt: (B,T,1,H,W)."""
-        items = {k: [] for k in ("I", "P", "fst", "mst", "flt", "mlt")}
+        items: dict[str, list] = {k: [] for k in ("I", "P", "fst", "mst", "flt", "mlt")}
         for _ in range(self.batch):
             colour = self.sequence()
-            kind = self.kinds[self.rng.integers(len(self.kinds))]
+            p = np.array(list(self.kinds.values()), dtype=float)
+            kind = list(self.kinds)[self.rng.choice(len(p), p=p / p.sum())]
             inp, proc = processors.make_pair(colour, kind, self.rng, self.strength, self.colorizer)
             g = [grey(f) for f in inp]
             zf, zm = np.zeros(g[0].shape + (2,), np.float32), np.zeros(g[0].shape, np.float32)
             fst, mst, flt, mlt = [zf], [zm], [zf], [zm]
             for t in range(1, self.frames):
                 f, m = flow_and_mask(self.flow, g[t], g[t - 1])
-                fst.append(f), mst.append(m)
+                fst.append(f)
+                mst.append(m)
                 f, m = flow_and_mask(self.flow, g[t], g[0]) if t > 1 else (f, m)
-                flt.append(f), mlt.append(m)
-            items["I"].append(inp), items["P"].append(proc)
-            items["fst"].append(np.stack(fst)), items["mst"].append(np.stack(mst))
-            items["flt"].append(np.stack(flt)), items["mlt"].append(np.stack(mlt))
+                flt.append(f)
+                mlt.append(m)
+            for k, v in (("I", inp), ("P", proc), ("fst", fst), ("mst", mst), ("flt", flt), ("mlt", mlt)):
+                items[k].append(np.stack(v))
         out = {k: torch.from_numpy(np.stack(v)) for k, v in items.items()}
         for k in ("I", "P"):
             out[k] = out[k].permute(0, 1, 4, 2, 3).float() / 255
@@ -134,15 +148,30 @@ class StabilizerTrainer(Trainer):
         super().__init__(cfg, out_dir, quiet=quiet)
         self.nets = {"model": self.model}
         self.opts = {"model": adam(self.model.parameters(), cfg)}
-        self.perceptual = PerceptualLoss(cfg.get("features", "vgg16-random"), cfg.get("feature_layer", "relu3_3"),
-                                         weights=cfg.get("features_weights")).to(self.device)
-        self.lam = {k: float(cfg.get(k, d)) for k, d in (("lambda_p", 10.0), ("lambda_st", 100.0), ("lambda_lt", 100.0))}
+        self.perceptual = PerceptualLoss(
+            cfg.get("features", "mobilenet_v2"),
+            cfg.get("feature_layer", "stride8"),
+            weights=cfg.get("features_weights"),
+            data_root=cfg.get("data_root"),
+        ).to(self.device)
+        self.alpha = cfg.get("occlusion_alpha")
+        self.lam = {
+            k: float(cfg.get(k, d)) for k, d in (("lambda_p", 10.0), ("lambda_st", 100.0), ("lambda_lt", 100.0))
+        }
         self.data = StabilizerData(cfg, self.rng, say=self.say)
 
     def _small(self, x: torch.Tensor) -> torch.Tensor:
         """Lp runs at `perceptual_scale` of the crop: a colour shift costs the same, the VGG pass much less."""
         s = float(self.cfg.get("perceptual_scale", 1.0))
         return x if s == 1.0 else F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False, antialias=True)
+
+    def _visible(self, mask, i_t, i_s, flow):
+        """The occlusion mask, times Lai et al.'s exp(-α‖I_t − warp(I_s)‖²) when `occlusion_alpha` is set: pixels
+        whose input does not match its flow-warped counterpart (occlusions, flow errors, light changes) count less."""
+        if self.alpha is None:
+            return mask
+        err = ((i_t - warp(i_s, flow)) ** 2).sum(1, keepdim=True)
+        return mask * torch.exp(-float(self.alpha) * err)
 
     def export_meta(self) -> dict:
         return {"processors": ",".join(self.data.kinds), "features": self.perceptual.kind}
@@ -157,9 +186,11 @@ class StabilizerTrainer(Trainer):
         for t in range(1, T):
             o, state = step_forward(self.model, P[:, t], o_prev.detach(), I[:, t], I[:, t - 1], state)
             sums["p"] = sums["p"] + self.perceptual(self._small(o), self._small(P[:, t]))
-            sums["st"] = sums["st"] + (b["mst"][:, t] * (o - warp(o_prev.detach(), b["fst"][:, t])).abs()).mean()
+            mst = self._visible(b["mst"][:, t], I[:, t], I[:, t - 1], b["fst"][:, t])
+            sums["st"] = sums["st"] + (mst * (o - warp(o_prev.detach(), b["fst"][:, t])).abs()).mean()
             if t > 1:
-                sums["lt"] = sums["lt"] + (b["mlt"][:, t] * (o - warp(o_first, b["flt"][:, t])).abs()).mean()
+                mlt = self._visible(b["mlt"][:, t], I[:, t], I[:, 0], b["flt"][:, t])
+                sums["lt"] = sums["lt"] + (mlt * (o - warp(o_first, b["flt"][:, t])).abs()).mean()
             o_prev, state = o, (state[0].detach(), state[1].detach())
         n = T - 1
         terms = {
@@ -174,4 +205,8 @@ class StabilizerTrainer(Trainer):
         opt.step()
         with torch.no_grad():  # how far the output moved from the per-frame frames, and how steady it is
             mse = F.mse_loss(o.clamp(0, 1), P[:, -1]).clamp_min(1e-10)
-        return {"loss": loss.item(), **{k: float(v.detach()) for k, v in terms.items()}, "psnr_vs_P": float(10 * torch.log10(1 / mse))}
+        return {
+            "loss": loss.item(),
+            **{k: float(v.detach()) for k, v in terms.items()},
+            "psnr_vs_P": float(10 * torch.log10(1 / mse)),
+        }

@@ -12,12 +12,13 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import ffmpeg
 import numpy as np
 
+from deeperfour import settings
 from deeperfour.errors import InputError, OutputError
 from deeperfour.video.probe import VideoInfo
 
@@ -33,8 +34,8 @@ CONTAINERS = {
 
 
 def ffmpeg_exe() -> str:
-    """FFMPEG_BIN, else ffmpeg on PATH, else the static binary of imageio-ffmpeg."""
-    exe = os.environ.get("FFMPEG_BIN") or shutil.which("ffmpeg")
+    """DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN), else ffmpeg on PATH, else the static binary of imageio-ffmpeg."""
+    exe = settings.current().ffmpeg_bin or shutil.which("ffmpeg")
     if exe:
         return exe
     import imageio_ffmpeg
@@ -42,7 +43,7 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def read_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
+def read_frames(path: str, info: VideoInfo) -> Generator[np.ndarray, None, None]:
     """Yield uint8 RGB frames (H, W, 3) as displayed; raise InputError when the stream ends early (truncated file)."""
     proc = (
         ffmpeg.input(path)
@@ -63,26 +64,29 @@ def read_frames(path: str, info: VideoInfo) -> Iterator[np.ndarray]:
             count += 1
             yield np.frombuffer(buf, np.uint8).reshape(info.height, info.width, 3)
         proc.wait()
-        drain.join()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        drain.join()  # ends at once: the process is gone, so its stderr is at EOF
+        proc.stdout.close()
+        proc.stderr.close()
     stderr = b"".join(errors).decode(errors="replace").strip()
     if count == 0:
         raise InputError(f"{path}: no frame could be decoded ({_last_line(stderr) or 'empty stream'})")
     # A container index that promises more frames than could be decoded means the file was cut short.
     if count < info.frame_count * 0.98 or (proc.returncode and count < info.frame_count):
-        raise InputError(
-            f"{path}: truncated or damaged: decoded {count} of {info.frame_count} frames ({_last_line(stderr) or 'early end'})"
-        )
+        reason = _last_line(stderr) or "early end"
+        raise InputError(f"{path}: truncated or damaged: decoded {count} of {info.frame_count} frames ({reason})")
 
 
 def check_output(output: str) -> None:
     """Fail fast on an output path that cannot work: unknown container, a directory, missing or read-only parent."""
     out = Path(output)
     if out.suffix.lower() not in CONTAINERS:
-        raise OutputError(f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}")
+        raise OutputError(
+            f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}"
+        )
     if out.is_dir():
         raise OutputError(f"{output}: is a directory; give a file name such as {out / 'film.mp4'}")
     if not out.parent.is_dir():
@@ -94,8 +98,17 @@ def check_output(output: str) -> None:
 class Encoder:
     """Encode RGB frames to `output`; `close()` muxes the source's audio/subtitles and publishes the file."""
 
-    def __init__(self, output: str, info: VideoInfo, *, audio_from: str | None = None, codec: str | None = None,
-                 crf: int = 18, preset: str = "medium", pix_fmt: str | None = None):
+    def __init__(
+        self,
+        output: str,
+        info: VideoInfo,
+        *,
+        audio_from: str | None = None,
+        codec: str | None = None,
+        crf: int = 18,
+        preset: str = "medium",
+        pix_fmt: str | None = None,
+    ):
         self.output = Path(output)
         self.info = info
         self.audio_from = audio_from
@@ -111,7 +124,7 @@ class Encoder:
                 self.notes.append(f"odd frame size {info.width}x{info.height}: encoded as yuv444p to keep it exact")
         self._tmpdir = tempfile.mkdtemp(prefix=".deeperfour-", dir=self.output.parent)
         self._video = os.path.join(self._tmpdir, "video" + ext)
-        args = {"vcodec": codec, "pix_fmt": pix_fmt}
+        args: dict[str, object] = {"vcodec": codec, "pix_fmt": pix_fmt}
         if codec in ("libx264", "libx265"):
             args.update(crf=crf, preset=preset)
         elif codec.startswith("libvpx"):
@@ -143,6 +156,7 @@ class Encoder:
             self._proc.stdin.close()
             self._proc.wait()
             self._drain.join()
+            self._proc.stderr.close()
             if self._proc.returncode:
                 raise OutputError(f"{self.output}: encoding failed: {self._stderr()}")
             final = os.path.join(self._tmpdir, "final" + self.container)
@@ -159,6 +173,12 @@ class Encoder:
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        self._drain.join()
+        for pipe in (self._proc.stdin, self._proc.stderr):
+            try:
+                pipe.close()
+            except OSError:  # unflushed frames for a process that is gone
+                pass
         shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def _stderr(self) -> str:
@@ -166,7 +186,11 @@ class Encoder:
 
     def _mux(self, final: str) -> None:
         """Copy every audio and subtitle stream unchanged; re-encode only what the container cannot hold, and say so."""
-        video = ffmpeg.input(self._video, itsoffset=self.info.start_time) if self.info.start_time else ffmpeg.input(self._video)
+        video = (
+            ffmpeg.input(self._video, itsoffset=self.info.start_time)
+            if self.info.start_time
+            else ffmpeg.input(self._video)
+        )
         streams = [video.video]
         src = self.audio_from
         has_audio = bool(src and self.info.audio_streams)
@@ -180,12 +204,20 @@ class Encoder:
         base = dict(vcodec="copy", map_metadata=0 if src else -1)
         _, audio_codec, sub_codec = CONTAINERS[self.container]
         # Copy everything; else convert only the subtitles; else the audio too. Say what was not copied.
-        attempts = [("copy", "copy", None)]
+        attempts: list[tuple[str, str | None, str | None]] = [("copy", "copy", None)]
         if has_subs:
-            attempts.append(("copy", sub_codec, f"subtitles converted to {sub_codec}" if sub_codec else "subtitles dropped"))
+            attempts.append(
+                ("copy", sub_codec, f"subtitles converted to {sub_codec}" if sub_codec else "subtitles dropped")
+            )
         if has_audio:
-            attempts.append((audio_codec, sub_codec if has_subs else "copy", f"audio re-encoded as {audio_codec}"
-                             + (f", subtitles converted to {sub_codec}" if has_subs and sub_codec else "")))
+            attempts.append(
+                (
+                    audio_codec,
+                    sub_codec if has_subs else "copy",
+                    f"audio re-encoded as {audio_codec}"
+                    + (f", subtitles converted to {sub_codec}" if has_subs and sub_codec else ""),
+                )
+            )
         error = ""
         for acodec, scodec, note in attempts:
             mapped = streams if scodec else [s for s in streams if s is not streams[-1] or not has_subs]
@@ -203,7 +235,9 @@ class Encoder:
 
 
 def _run(stream) -> None:
-    stream.global_args("-nostdin", "-v", "error").overwrite_output().run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
+    stream.global_args("-nostdin", "-v", "error").overwrite_output().run(
+        cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True
+    )
 
 
 def _last_line(text: str) -> str:

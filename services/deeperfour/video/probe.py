@@ -72,14 +72,25 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         # Container counts miss frames an edit list hides (and Matroska has none): count what will be shown.
         frame_count, duration, present = _scan_packets(path)
         if stream.frames and present < stream.frames:
-            raise InputError(f"{path}: truncated: the index lists {stream.frames} frames but only {present} are in the file")
+            raise InputError(
+                f"{path}: truncated: the index lists {stream.frames} frames but only {present} are in the file"
+            )
         if frame_count <= 0:
             raise InputError(f"{path}: the video stream has zero frames")
         fps, vfr = _frame_rate(stream, frame_count, duration)
         return VideoInfo(
-            path=path, width=width, height=height, fps=fps, frame_count=frame_count, duration=duration,
-            rotation=rotation, start_time=start, audio_streams=len(container.streams.audio),
-            subtitle_streams=len(container.streams.subtitles), container=container.format.name, variable_frame_rate=vfr,
+            path=path,
+            width=width,
+            height=height,
+            fps=fps,
+            frame_count=frame_count,
+            duration=duration,
+            rotation=rotation,
+            start_time=start,
+            audio_streams=len(container.streams.audio),
+            subtitle_streams=len(container.streams.subtitles),
+            container=container.format.name,
+            variable_frame_rate=vfr,
         )
 
 
@@ -92,7 +103,7 @@ def _scan_packets(path: str) -> tuple[int, float, int]:
     count, last, present = 0, 0.0, 0
     with av.open(path) as c:
         stream = c.streams.video[0]
-        tb = stream.time_base
+        tb = stream.time_base or 1
         start = stream.start_time or 0
         for p in c.demux(stream):
             present += bool(p.size)

@@ -23,9 +23,12 @@ class ShotDetector:
         """frame: uint8 (H, W, 3) RGB. Returns True when it is the first frame of a shot."""
         h, w = frame.shape[:2]
         if w > ANALYSIS_WIDTH:
-            frame = cv2.resize(frame, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA)
+            frame = cv2.resize(
+                frame, (ANALYSIS_WIDTH, max(1, round(h * ANALYSIS_WIDTH / w))), interpolation=cv2.INTER_AREA
+            )
         if self._detector is None:
-            # Hue and saturation are flat in a black-and-white film; averaged in, they would cut the sensitivity to a third.
+            # Hue and saturation are flat in a black-and-white film; averaged in, they would cut the sensitivity to a
+            # third.
             grey = np.abs(frame.astype(np.int16) - frame[:, :, :1]).mean() < 2.0
             self._detector = ContentDetector(luma_only=bool(grey), **self._options)
         bgr = np.ascontiguousarray(frame[:, :, ::-1])

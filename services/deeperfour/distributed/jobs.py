@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import time
 
-from deeperfour import storage as keys
-from deeperfour.storage import ObjectStorage
+from deeperfour.distributed import keys
+from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.v1 import types_pb2
 
-STAGES = ("colorize", "stabilize", "cartoonize")  # mirrors deeperfour.pipeline.stages without importing torch
 OUTPUT_FORMATS = ("mp4", "m4v", "mov", "mkv", "webm", "avi")
 TERMINAL = (types_pb2.JOB_STATE_SUCCEEDED, types_pb2.JOB_STATE_FAILED, types_pb2.JOB_STATE_CANCELLED)
-INTERMEDIATE = ("source", "state", "done", *STAGES)
 
 
 def now_ms() -> int:
@@ -26,6 +24,7 @@ def now_ms() -> int:
 
 
 def state_name(state: int) -> str:
+    """JOB_STATE_SUCCEEDED -> 'succeeded'."""
     return types_pb2.JobState.Name(state).removeprefix("JOB_STATE_").lower()
 
 
@@ -49,8 +48,15 @@ class JobStore:
         job = types_pb2.Job.FromString(raw)
         status = self.status(job_id)
         if status is not None:
-            for field in ("state", "output_key", "chunks_total", "frames_total", "shots_total", "error",
-                          "updated_unix_ms"):
+            for field in (
+                "state",
+                "output_key",
+                "chunks_total",
+                "frames_total",
+                "shots_total",
+                "error",
+                "updated_unix_ms",
+            ):
                 setattr(job, field, getattr(status, field))
         if job.state not in (types_pb2.JOB_STATE_SUCCEEDED,) and self.cancelled(job_id):
             job.state = types_pb2.JOB_STATE_CANCELLED
@@ -63,7 +69,7 @@ class JobStore:
         raw = self.storage.get_or_none(keys.job_prefix(job_id) + "status.pb")
         return types_pb2.Job.FromString(raw) if raw is not None else None
 
-    def set_status(self, job_id: str, state: int, **fields) -> types_pb2.Job:
+    def set_status(self, job_id: str, state: types_pb2.JobState, **fields) -> types_pb2.Job:
         status = self.status(job_id) or types_pb2.Job(job_id=job_id)
         status.state = state
         for name, value in fields.items():
@@ -92,7 +98,7 @@ class JobStore:
         return sorted(i for i in ids if keys.JOB_ID.match(i))
 
     def remove_intermediates(self, job_id: str) -> None:
-        """Drop chunks, states and markers (on failure or cancel); keep the record and the input."""
-        prefix = keys.job_prefix(job_id)
-        for name in INTERMEDIATE:
-            self.storage.delete_prefix(f"{prefix}{name}/")
+        """Drop chunks, states and markers, whatever stages made them; keep the record, the input and the film."""
+        for key in self.storage.list(keys.job_prefix(job_id)):
+            if keys.is_intermediate(job_id, key):
+                self.storage.delete(key)

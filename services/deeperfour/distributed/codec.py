@@ -1,4 +1,4 @@
-"""One chunk of frames as one object: uint8 (T, H, W, 3) RGB, zlib-compressed, lossless.
+"""The chunk codec: one chunk of frames as one object, uint8 (T, H, W, 3) RGB, zlib-compressed, lossless.
 
 Layout: b"DFCK" | version u8 | T, H, W, C as u32 little-endian | zlib(frames.tobytes()).
 Stage outputs are quantized to 8-bit levels, so storing them as uint8 loses nothing.
@@ -36,7 +36,7 @@ def decode(data: bytes) -> np.ndarray:
     if magic != MAGIC or version != VERSION:
         raise ChunkFormatError("object is not a DeeperFour chunk")
     try:
-        raw = zlib.decompress(data[_HEADER.size:])
+        raw = zlib.decompress(data[_HEADER.size :])
     except zlib.error as e:
         raise ChunkFormatError(f"chunk object is corrupt: {e}") from None
     if len(raw) != t * h * w * c:
