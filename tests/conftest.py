@@ -13,8 +13,14 @@ SHARED = REPO.parent / "shared"
 
 
 def pytest_configure(config):
-    # The package finds weights in ./model_store by default; tests and the processes they start may run elsewhere.
-    os.environ.setdefault("DEEPERFOUR_MODEL_STORE", str(config.rootpath / "model_store"))
+    # Weights come from the packaged defaults (the repository's model_store/, linked into the package): a per-user
+    # store of the machine's user must not change what the tests load, so the tests get an empty one of their own.
+    import shutil
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="deeperfour-test-data-home-")
+    os.environ["XDG_DATA_HOME"] = home
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 @pytest.fixture(autouse=True)

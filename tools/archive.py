@@ -106,17 +106,29 @@ def parse_presets(text: str) -> dict[str, str]:
     return presets
 
 
+def weights_file(name: str, store: Path | None) -> Path:
+    """<store>/<name>.safetensors, or the file the weights search path finds (DEEPERFOUR_MODEL_STORE, the per-user
+    store, the packaged defaults); a missing one is named by build_mar."""
+    from deeperfour.models import store as stores
+
+    found = stores.find(name, store)
+    return found[0] if found else (store or settings.current().model_store) / f"{name}.safetensors"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.archive")
     parser.add_argument("--out", default="model_store")
     parser.add_argument("--preset", default="lite", help="lite, or <component>=<preset>,… e.g. stabilizer=lai2018")
-    parser.add_argument("--weights-dir", default=None, help="where <preset>.safetensors live (default: model store)")
+    parser.add_argument(
+        "--weights-dir", default=None, help="where <preset>.safetensors live (default: the weights search path)"
+    )
     parser.add_argument("--services", type=Path, default=SERVICES, help="the repository's services/ folder")
     args = parser.parse_args(argv)
-    store = Path(args.weights_dir) if args.weights_dir else settings.load().model_store
+    settings.load()
+    store = Path(args.weights_dir) if args.weights_dir else None
     try:
         presets = parse_presets(args.preset)
-        weights = {c: store / f"{preset_name(c, presets.get(c, 'lite'))}.safetensors" for c in COMPONENTS}
+        weights = {c: weights_file(preset_name(c, presets.get(c, "lite")), store) for c in COMPONENTS}
         for mar in build_mars(args.out, weights, presets=presets, services=args.services):
             print(mar)
     except WeightsError as e:

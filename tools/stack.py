@@ -3,9 +3,15 @@
     python -m tools.stack up [--model-store model_store] [--run-dir .stack] [--services services]
     python -m tools.stack down [--run-dir .stack]
 
-Processes: tansu (Kafka API, memory only), moto_server (S3 API), one TorchServe per model server, N orchestrator
-replicas and the gateway. Each runs in its own session (process group == pid, recorded in <run>/pids/<name>.pid)
-and logs to <run>/logs/<name>.log. One code path starts the real servers for `make up` and for the tests.
+Processes: tansu (Kafka API, memory only), moto (S3 API, tools/s3server.py), one TorchServe per model server, N
+orchestrator replicas and the gateway. Each runs in its own session (process group == pid, recorded in
+<run>/pids/<name>.pid) and logs to <run>/logs/<name>.log. One code path starts the real servers for `make up` and for
+the tests.
+
+Everything listens on 127.0.0.1 only, and other users of the machine get nothing from it: the run directory is
+private (0700) and so is <run>/env (0600), which holds the gateway token and the S3 credentials; S3 accepts only the
+access key created at start (random, per stack); each TorchServe needs its own keys (token authorization, in its
+key_file.json, 0600) for every call, management included.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -29,6 +36,10 @@ from deeperfour.errors import DeeperFourError
 from deeperfour.pipeline.table import COMPONENTS as MODEL_SERVERS
 
 BIN = Path(sys.executable).parent
+S3_USER = "deeperfour"
+# The S3 server lets this many actions through unsigned, then checks every request against its IAM users: exactly
+# the three calls of provision_s3() that create the stack's user, its policy and its access key.
+S3_OPEN_ACTIONS = 3
 
 
 def free_port() -> int:
@@ -127,20 +138,23 @@ class Stack:
         self.extra_env = extra_env or {}
         self.procs: dict[str, subprocess.Popen] = {}
         self._model_log_start: dict[str, int] = {}
+        self.s3_credentials: tuple[str, str] | None = None  # created by provision_s3() once S3 is up
 
     # ---- settings every service reads ----
     def env(self) -> dict[str, str]:
         ts = self.ports.torchserve
+        s3 = self.s3_credentials
         return {
             "DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports.kafka}",
             "DEEPERFOUR_S3_ENDPOINT": f"127.0.0.1:{self.ports.s3}",
-            "DEEPERFOUR_S3_ACCESS_KEY": "deeperfour",
-            "DEEPERFOUR_S3_SECRET_KEY": "deeperfour-secret",
+            **({"DEEPERFOUR_S3_ACCESS_KEY": s3[0], "DEEPERFOUR_S3_SECRET_KEY": s3[1]} if s3 else {}),
             "DEEPERFOUR_S3_SECURE": "false",
             "DEEPERFOUR_S3_BUCKET": "deeperfour",
+            "DEEPERFOUR_GATEWAY_BIND_ADDRESS": "127.0.0.1",
             "DEEPERFOUR_GATEWAY_PORT": str(self.ports.gateway),
             "DEEPERFOUR_GATEWAY_TOKEN": self.token,
             **{f"DEEPERFOUR_{name.upper()}_ADDR": f"127.0.0.1:{ts[name][3]}" for name in MODEL_SERVERS},
+            **{f"DEEPERFOUR_{name.upper()}_KEY_FILE": str(self.key_file(name)) for name in MODEL_SERVERS},
             "DEEPERFOUR_ORCHESTRATOR_CHUNK_FRAMES": str(self.chunk_frames),
             "DEEPERFOUR_ORCHESTRATOR_GROUP": self.group,
             **self.extra_env,
@@ -149,8 +163,29 @@ class Stack:
     def gateway_address(self) -> str:
         return f"127.0.0.1:{self.ports.gateway}"
 
+    def key_file(self, name: str) -> Path:
+        """The keys a model server writes at start (TorchServe's token authorization: management, inference, API)."""
+        return self.run_dir / "torchserve" / name / "key_file.json"
+
+    def model_key(self, name: str, kind: str = "management") -> str | None:
+        try:
+            return json.loads(self.key_file(name).read_text())[kind]["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def write_env(self) -> Path:
+        """<run>/env, for `source`: every setting, secrets included, readable by this user only."""
+        path = self.run_dir / "env"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT
+        with os.fdopen(fd, "w") as f:
+            f.writelines(f"export {k}={shlex.quote(v)}\n" for k, v in self.env().items())
+        return path
+
     # ---- processes ----
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None):
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)  # logs, keys and pid files are nobody else's business
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pids.mkdir(parents=True, exist_ok=True)
         full_env = {
@@ -194,12 +229,37 @@ class Stack:
         )
 
     def start_s3(self):
-        return self._spawn("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.s3)])
+        server = Path(__file__).with_name("s3server.py")
+        argv = [sys.executable, str(server), "--host", "127.0.0.1", "--port", str(self.ports.s3)]
+        return self._spawn("s3", argv, env={"INITIAL_NO_AUTH_ACTION_COUNT": str(S3_OPEN_ACTIONS)})
+
+    def provision_s3(self) -> tuple[str, str]:
+        """Create the stack's S3 user, allowed everything on S3 and nothing else, and its access key (random, made
+        by the server). These are the server's last unsigned actions: from now on it checks every request."""
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{self.ports.s3}",
+            region_name="us-east-1",
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        try:
+            iam.create_user(UserName=S3_USER)
+            iam.put_user_policy(UserName=S3_USER, PolicyName="s3", PolicyDocument=json.dumps(policy))
+            key = iam.create_access_key(UserName=S3_USER)["AccessKey"]
+        except Exception as e:  # e.g. someone spent the unsigned actions first: refuse to run on that server
+            raise DeeperFourError(f"could not create the S3 credentials: {e}") from None
+        self.s3_credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+        return self.s3_credentials
 
     def start_model_server(self, name: str):
         inf, mgmt, metrics, grpc_inf, grpc_mgmt, worker = self.ports.torchserve[name]
         home = self.run_dir / "torchserve" / name
         shutil.rmtree(home / "tmp", ignore_errors=True)  # a killed instance leaves its pid file and sockets
+        self.key_file(name).unlink(missing_ok=True)  # and its keys: nobody may use them for the new one
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         logs = self.logs / name
         logs.mkdir(parents=True, exist_ok=True)
@@ -226,7 +286,6 @@ class Stack:
             "--start",
             "--foreground",
             "--ncs",
-            "--disable-token-auth",
             "--ts-config",
             str(config),
             "--model-store",
@@ -239,8 +298,9 @@ class Stack:
     def start_orchestrator(self, index: int):
         return self._spawn(f"orchestrator-{index}", [sys.executable, "-m", "deeperfour.orchestrator"])
 
-    def start_gateway(self):
-        return self._spawn("gateway", [sys.executable, "-m", "deeperfour.gateway"])
+    def start_gateway(self, name: str = "gateway", env: dict[str, str] | None = None):
+        """The gateway; another one beside it with its own `name` and settings (`env`: port, TLS files)."""
+        return self._spawn(name, [sys.executable, "-m", "deeperfour.gateway"], env=env)
 
     def start(self, timeout: float = 180.0) -> Stack:
         """Start everything and wait until each part answers; raise with the log's tail if one does not."""
@@ -252,10 +312,11 @@ class Stack:
                 raise DeeperFourError(f"port {port} is already in use: is a stack running? (`make down`)")
         self.start_kafka()
         self.start_s3()
+        self.wait(lambda: port_open(self.ports.s3), "s3", 30)
+        self.provision_s3()  # every later process gets the credentials in its environment
         for name in MODEL_SERVERS:
             self.start_model_server(name)
         self.wait(lambda: port_open(self.ports.kafka), "kafka", 30)
-        self.wait(lambda: port_open(self.ports.s3), "s3", 30)
         for i in range(self.orchestrators):
             self.start_orchestrator(i)
         self.start_gateway()
@@ -291,23 +352,22 @@ class Stack:
             for line in text.splitlines():
                 if "deeperfour.errors." in line:
                     raise DeeperFourError(f"{name} cannot load its model: {line.split('deeperfour.errors.', 1)[1]}")
+        key = self.model_key(name)
+        if key is None:
+            return False
+        url = f"http://127.0.0.1:{self.ports.torchserve[name][1]}/models/{name}"
         try:
-            url = f"http://127.0.0.1:{self.ports.torchserve[name][1]}/models/{name}"
-            with urllib.request.urlopen(url, timeout=1) as r:
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+            with urllib.request.urlopen(request, timeout=1) as r:
                 return '"READY"' in r.read().decode()
         except OSError:
             return False
 
-    def gateway_ready(self) -> bool:
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-        try:
-            with grpc.insecure_channel(self.gateway_address()) as ch:
-                reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
-                return reply.status == health_pb2.HealthCheckResponse.SERVING
-        except grpc.RpcError:
-            return False
+    def gateway_ready(self, name: str = "gateway", port: int | None = None, since: int = 0) -> bool:
+        """The gateway logs `serving` once it listens (plaintext or TLS alike)."""
+        log = self.logs / f"{name}.log"
+        serving = log.exists() and b"serving deeperfour.v1.JobsService" in log.read_bytes()[since:]
+        return serving and port_open(port or self.ports.gateway)
 
     def wait_orchestrator(self, index: int, timeout: float, since: int = 0) -> None:
         """An orchestrator logs `partitions assigned` once it has joined its consumer group."""
@@ -415,10 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException:
             stack.stop()
             raise
-        run_dir.joinpath("env").write_text("".join(f"export {k}={v}\n" for k, v in stack.env().items()))
+        env = stack.write_env()
         run_dir.joinpath("stack.json").write_text(json.dumps({"gateway": stack.gateway_address()}))
         print(f"stack up: gateway {stack.gateway_address()}, logs in {stack.logs}")
-        print(f"token and settings: source {run_dir / 'env'}")
+        print(f"token, S3 credentials and settings (this user only): source {env}")
         return 0
     except DeeperFourError as e:
         print(f"error: {e}", file=sys.stderr)

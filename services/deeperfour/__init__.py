@@ -14,11 +14,68 @@ Importing it is cheap (no torch, no gRPC) and changes nothing in the process; `m
 first use.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
 __version__ = "0.1.0"
 
 
-def modernize(input, output, **options):
-    """Modernize a film in this process; see `deeperfour.pipeline.embedded.modernize`."""
-    from deeperfour.pipeline.embedded import modernize as _modernize
+def modernize(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    stages: str | Sequence[str] = ("colorize", "stabilize"),
+    preset: str | dict[str, str] = "lite",
+    weights: str | dict[str, str] | None = None,
+    style: str | None = None,
+    render_factor: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    chunk_frames: int = 16,
+    codec: str | None = None,
+    crf: int = 18,
+    encoder_preset: str = "medium",
+    pix_fmt: str | None = None,
+    quiet: bool = False,
+    allow_random: bool = False,
+    recolor: bool = False,
+) -> dict:
+    """Modernize the film `input` into `output` in this process, as `deeperfour modernize` does.
 
-    return _modernize(input, output, **options)
+    stages: in order, a list or 'colorize,stabilize[,cartoonize][,stabilize]'.
+    preset: 'lite' (the default weights) or a preset name for every stage, or {stage: preset}, e.g.
+        {"colorize": "deoldify-video", "stabilize": "lai2018", "cartoonize": "cartoongan"}.
+    weights: an installed name or a .safetensors path, for every stage or as {stage: weights}; None: the preset's.
+    style: the CartoonGAN style of the cartoongan preset (hayao, hosoda, paprika, shinkai); other presets ignore it.
+    render_factor: the colorizer's working size / 16 (None: the preset's).  device: 'cpu' or 'cuda[:N]'.
+    batch_size: frames per model call of the per-frame stages.  chunk_frames: frames per chunk of one shot.
+    codec, crf, encoder_preset, pix_fmt: the video encoder (None: libx264, or libvpx-vp9 for .webm; 4:2:0).
+    quiet: no progress bar.  allow_random: run with untrained weights when none are installed (plumbing tests).
+    recolor: colorize a film that is already in colour (otherwise it keeps its colours and colorize is skipped).
+
+    Returns the run's summary: frames, shots, seconds, fps overall and per stage, presets, notes. Bad input raises
+    `deeperfour.errors.DeeperFourError` with a one-line message; no partial output is left behind.
+    """
+    from deeperfour.pipeline.embedded import modernize as run
+
+    return run(
+        input,
+        output,
+        stages=stages,
+        preset=preset,
+        weights=weights,
+        style=style,
+        render_factor=render_factor,
+        device=device,
+        batch_size=batch_size,
+        chunk_frames=chunk_frames,
+        codec=codec,
+        crf=crf,
+        encoder_preset=encoder_preset,
+        pix_fmt=pix_fmt,
+        quiet=quiet,
+        allow_random=allow_random,
+        recolor=recolor,
+    )

@@ -1,50 +1,100 @@
-"""`deeperfour` command line: modernize (embedded), weights, eval/compare, train, and the distributed client."""
+"""`deeperfour` command line: modernize (embedded), weights, eval/compare, train, and the distributed client.
+
+Building the parser imports no torch, model or gRPC module: `--help`, `--version` and argument errors answer at once;
+each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import signal
+import logging
 import sys
+from pathlib import Path
 
 from deeperfour import __version__, logs, settings
-from deeperfour.errors import DeeperFourError
-from deeperfour.pipeline import table
+from deeperfour.errors import DeeperFourError, InputError
+from deeperfour.models import catalog
+from deeperfour.pipeline import options, signals, table
+
+# A module missing from a plain install -> the extra that brings it (pyproject.toml [project.optional-dependencies]).
+EXTRAS = {
+    "grpc": "orchestrator",
+    "google": "orchestrator",  # protobuf
+    "kafka": "orchestrator",
+    "minio": "orchestrator",
+    "ts": "serve",  # torchserve
+    "model_archiver": "serve",
+}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CARTOON_STYLES = ("lite", *catalog.STYLES)
 
 
 def per_stage(value: str | None, flag: str, stages: list[str]) -> dict[str, str]:
-    """Parse `stage=value,...`; a bare preset name applies to the stage it belongs to, `lite` to every stage."""
-    from deeperfour.models import registry
-
+    """Parse `stage=value,...`; a bare preset name applies to the stage it belongs to, `lite` to every stage.
+    Preset names are checked here, before any model code is imported."""
     result: dict[str, str] = {}
     for item in filter(None, (value or "").split(",")):
         stage, sep, v = item.partition("=")
         if sep:
             if stage not in table.BY_VERB:
                 raise DeeperFourError(f"{flag} {item}: unknown stage {stage!r}; use one of {', '.join(table.VERBS)}")
+            if flag == "--preset" and v != "lite" and v not in catalog.PRESETS[stage]:
+                valid = ", ".join(("lite", *catalog.PRESETS[stage]))
+                raise DeeperFourError(f"--preset {item}: unknown {stage} preset {v!r}; valid: {valid}")
             result[stage] = v
         elif flag == "--preset" and item == "lite":
             result.update({s: "lite" for s in stages if s not in result})
-        elif flag == "--preset" and item in registry.PRESETS:
-            result[registry.PRESETS[item].stage] = item
+        elif flag == "--preset" and (stage_of := catalog.stage_of(item)):
+            result[stage_of] = item
         else:
             raise DeeperFourError(f"{flag} {item}: write it as STAGE=VALUE, e.g. {flag} colorize=…")
     return result
 
 
-def _modernize(args) -> int:
-    from deeperfour.pipeline.embedded import modernize
+def cartoon_preset(style: str | None, presets: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """`--cartoon STYLE` picks the cartoonize model: 'lite' the project's cartoonizer-lite, a CartoonGAN style the
+    published cartoongan weights of that style. The style goes to the cartoonize stage only."""
+    if not style:
+        return None, presets
+    chosen = presets.get("cartoonize")
+    if style == "lite":
+        if chosen not in (None, "lite", "cartoonizer-lite"):
+            raise DeeperFourError(f"--cartoon lite contradicts --preset cartoonize={chosen}")
+        return None, {**presets, "cartoonize": "lite"}
+    if chosen not in (None, "cartoongan"):
+        raise DeeperFourError(
+            f"--cartoon {style} is a CartoonGAN style, but --preset cartoonize={chosen} has no styles; "
+            "use --cartoon lite or --preset cartoonize=cartoongan"
+        )
+    return style, {**presets, "cartoonize": "cartoongan"}
 
+
+def _check_input(path: str) -> None:
+    """A missing input is reported before the pipeline (and torch) is imported."""
+    if not Path(path).exists():
+        raise InputError(f"{path}: no such file")
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a directory, not a video file")
+
+
+def _modernize(args) -> int:
     stages = table.parse(args.stages)
     if args.cartoon and "cartoonize" not in stages:
         stages.append("cartoonize")
+    style, presets = cartoon_preset(args.cartoon, per_stage(args.preset, "--preset", stages))
+    weights = per_stage(args.weights, "--weights", stages)
+    _check_input(args.input)
+    options.check_summary_path(args.summary_json, args.input, args.output)  # before the film, not after it
+
+    from deeperfour.pipeline.embedded import modernize
+
     summary = modernize(
         args.input,
         args.output,
         stages=stages,
-        preset=per_stage(args.preset, "--preset", stages),
-        weights=per_stage(args.weights, "--weights", stages),
-        style=args.cartoon,
+        preset=presets,
+        weights=weights,
+        style=style,
         render_factor=args.render_factor,
         device=args.device,
         batch_size=args.batch_size,
@@ -55,6 +105,7 @@ def _modernize(args) -> int:
         pix_fmt=args.pix_fmt,
         quiet=args.quiet,
         allow_random=args.random_weights,
+        recolor=args.recolor,
     )
     if not args.quiet:
         stage_text = ", ".join(f"{k} {v['fps']} fps" for k, v in summary["stages"].items())
@@ -63,31 +114,67 @@ def _modernize(args) -> int:
             f"({summary['fps']} fps; {stage_text})"
         )
     if args.summary_json:
-        with open(args.summary_json, "w") as f:
-            json.dump(summary, f, indent=2)
+        options.write_summary(args.summary_json, summary)
     return 0
 
 
+def _preset_help() -> str:
+    listed = "; ".join(f"{stage}: {', '.join(names)}" for stage, names in catalog.PRESETS.items())
+    return f"lite, a preset name, or STAGE=PRESET,... ({listed}) (default: %(default)s)"
+
+
 def add_modernize_command(sub) -> None:
-    p = sub.add_parser("modernize", help="colorize, stabilize (and cartoonize) a film in this process")
+    p = sub.add_parser(
+        "modernize",
+        help="colorize, stabilize (and cartoonize) a film in this process",
+        description="Colorize, stabilize (and optionally cartoonize) a film; the sound, subtitles, frame rate, size, "
+        "colour tags and aspect ratio of the source are kept.",
+    )
     p.add_argument("input", help="any video ffmpeg reads")
     p.add_argument("-o", "--output", required=True, help="output file; the container follows the extension")
     p.add_argument(
         "--stages",
         default=",".join(table.DEFAULT),
-        help="comma-separated, in order: colorize,stabilize[,cartoonize][,stabilize]",
+        help="comma-separated, in order: colorize,stabilize[,cartoonize][,stabilize] (default: %(default)s)",
     )
-    p.add_argument("--cartoon", metavar="STYLE", help="cartoonize in this style (adds the cartoonize stage)")
-    p.add_argument("--preset", default="lite", help="lite (default), an exact preset name, or STAGE=PRESET,...")
-    p.add_argument("--weights", help="STAGE=NAME_OR_PATH,... (imported name or .safetensors path)")
-    p.add_argument("--render-factor", type=int, help="colorizer working size / 16 (default: the preset's)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, default=8, help="frames per model call for per-frame stages")
-    p.add_argument("--chunk-frames", type=int, default=16, help="frames per chunk (pipeline granularity)")
+    p.add_argument(
+        "--cartoon",
+        metavar="STYLE",
+        choices=CARTOON_STYLES,
+        help=f"add the cartoonize stage in this style: {', '.join(CARTOON_STYLES)} (lite: the project's "
+        "cartoonizer-lite; the others: the published CartoonGAN weights, `deeperfour weights download "
+        "cartoongan:STYLE`)",
+    )
+    p.add_argument("--preset", default="lite", help=_preset_help())
+    p.add_argument("--weights", help="STAGE=NAME_OR_PATH,... (an installed name or a .safetensors path)")
+    p.add_argument(
+        "--render-factor",
+        type=int,
+        help=f"colorizer working size / 16, {options.MIN_RENDER_FACTOR} to {options.MAX_RENDER_FACTOR} "
+        "(default: the preset's)",
+    )
+    p.add_argument(
+        "--recolor",
+        action="store_true",
+        help="colorize a film that is already in colour (a faded one); by default its colours are kept",
+    )
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: %(default)s)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="frames handed to a stage at once; results do not depend on it (models see one frame per call) "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--chunk-frames", type=int, default=16, help="frames per chunk, the pipeline's step (default: %(default)s)"
+    )
     p.add_argument("--codec", help="video encoder (default: libx264, libvpx-vp9 for .webm)")
-    p.add_argument("--crf", type=int, default=18, help="encoder quality (lower is better)")
-    p.add_argument("--encoder-preset", default="medium", help="x264 speed preset (ultrafast … veryslow)")
-    p.add_argument("--pix-fmt", help="output pixel format (default yuv420p; yuv444p for odd sizes)")
+    p.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default: %(default)s)")
+    p.add_argument(
+        "--encoder-preset", default="medium", help="x264 speed preset, ultrafast … veryslow (default: %(default)s)"
+    )
+    p.add_argument("--pix-fmt", help="output pixel format (default: yuv420p; yuv444p for odd sizes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--summary-json", metavar="FILE", help="also write the run summary as JSON")
     p.add_argument(
@@ -99,13 +186,27 @@ def add_modernize_command(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; every module imported here is torch- and gRPC-free."""
     from deeperfour.client.cli import add_client_commands
     from deeperfour.metrics.cli import add_metrics_commands
     from deeperfour.models.weights_cli import add_weights_command
     from deeperfour.train.cli import add_train_command
 
-    parser = argparse.ArgumentParser(prog="deeperfour", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="deeperfour",
+        description="Colorize, stabilize and cartoonize black-and-white films, in this process (modernize) or on "
+        "the distributed stack (submit, status, watch, download, cancel).",
+        epilog="Settings are DEEPERFOUR_* environment variables (README: Environment variables).",
+    )
     parser.add_argument("--version", action="version", version=f"deeperfour {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="say more: -v for info, -vv for debug messages"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="messages shown on stderr (default: $DEEPERFOUR_LOG_LEVEL or warning; -v/-vv raise it)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_modernize_command(sub)
     add_weights_command(sub)
@@ -115,30 +216,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_level(args, config) -> int:
+    if args.log_level:
+        return getattr(logging, args.log_level.upper())
+    if args.verbose:
+        return logging.DEBUG if args.verbose > 1 else logging.INFO
+    name = config.log_level
+    if name not in LOG_LEVELS:
+        raise DeeperFourError(f"DEEPERFOUR_LOG_LEVEL={name!r}: use one of {', '.join(LOG_LEVELS)}")
+    return getattr(logging, name.upper())
+
+
+def missing_extra(e: ModuleNotFoundError, command: str) -> str | None:
+    """One line naming the extra to install, when `e` is a module that an extra brings."""
+    top = (e.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    extra = EXTRAS[top]
+    return f"deeperfour {command} needs the '{extra}' extra ({top} is not installed): pip install 'deeperfour[{extra}]'"
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C, SIGTERM and SIGHUP from the first moment on (parser, imports included): one line, exit 128 + N
+    with signals.catching():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as e:  # the run has cleaned up
+            return signals.report(e)
+
+
+def _main(argv: list[str] | None) -> int:
     settings.prefer_sleeping_threads()
     logs.setup()
     args = build_parser().parse_args(argv)
     config = settings.load()
     try:
+        logging.getLogger("deeperfour").setLevel(_log_level(args, config))
         return int(args.func(args) or 0)
     except DeeperFourError as e:
         print(f"deeperfour: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # the run has cleaned up: a further press must not cut the exit short
-        print("deeperfour: interrupted; no output was written", file=sys.stderr)
-        return 130
-    except Exception as e:  # a bug, not bad input: one line by default, the traceback on request
-        if config.debug:
-            raise
-        print(
-            f"deeperfour: internal error: {type(e).__name__}: {e} (set DEEPERFOUR_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+    except ModuleNotFoundError as e:
+        message = missing_extra(e, args.command)
+        if message is None:
+            return _internal_error(e, config)
+        print(f"deeperfour: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        return _internal_error(e, config)
+
+
+def _internal_error(e: Exception, config) -> int:
+    """A bug, not bad input: one line by default, the traceback on request."""
+    if config.debug:
+        raise e
+    print(
+        f"deeperfour: internal error: {type(e).__name__}: {e} (set DEEPERFOUR_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

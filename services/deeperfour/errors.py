@@ -17,3 +17,11 @@ class OutputError(DeeperFourError):
 
 class WeightsError(DeeperFourError):
     """A checkpoint is missing, unsafe, truncated or of another model."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP: the run cleans up as for Ctrl-C and the process exits with 128 + the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

@@ -5,14 +5,17 @@ An entry point (the CLI, a service's main, the TorchServe handler) builds the pr
 start, with one line, on the settings it needs and not on those of other processes.
 
 Variables (defaults in the section classes below):
-    DEEPERFOUR_MODEL_STORE (./model_store), DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN), DEEPERFOUR_DATA_ROOT
-    (../shared/data), DEEPERFOUR_DEBUG                                              CLI, training, tools
+    DEEPERFOUR_MODEL_STORE (searched before the per-user store and the packaged defaults; written to by import,
+    download and train --export store), DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN; default: imageio-ffmpeg's),
+    DEEPERFOUR_DATA_ROOT (../shared/data), DEEPERFOUR_LOG_LEVEL (warning), DEEPERFOUR_DEBUG  CLI, training, tools
     DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS, _SESSION_TIMEOUT_MS, _HEARTBEAT_INTERVAL_MS, _MAX_POLL_INTERVAL_MS
     DEEPERFOUR_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _SECURE, _BUCKET              gateway, orchestrator, model servers
-    DEEPERFOUR_GATEWAY_PORT, _TOKEN (required), _MAX_UPLOAD_MB                      gateway
-    DEEPERFOUR_GATEWAY_ADDRESS (or 127.0.0.1:_PORT), _TOKEN                         client
-    DEEPERFOUR_ORCHESTRATOR_GROUP, _CHUNK_FRAMES, _RETRY_S, _PERMANENT_ATTEMPTS, _STAGE_TIMEOUT_S,
-    DEEPERFOUR_<COMPONENT>_ADDR (each model server's gRPC host:port)               orchestrator
+    DEEPERFOUR_GATEWAY_PORT, _TOKEN (required), _MAX_UPLOAD_MB, _BIND_ADDRESS (127.0.0.1),
+    DEEPERFOUR_GATEWAY_TLS_CERT, _TLS_KEY (PEM files; both or neither)             gateway
+    DEEPERFOUR_GATEWAY_ADDRESS (or 127.0.0.1:_PORT), _TOKEN, _TLS, _CA_FILE, _TLS_SERVER_NAME   client
+    DEEPERFOUR_ORCHESTRATOR_GROUP, _CHUNK_FRAMES, _RETRY_S, _STAGE_TIMEOUT_S,
+    DEEPERFOUR_<COMPONENT>_ADDR (each model server's gRPC host:port),
+    DEEPERFOUR_<COMPONENT>_KEY_FILE (its TorchServe key_file.json, when token auth is on)   orchestrator
     DEEPERFOUR_SETUP_TOPICS, _PARTITIONS, _REPLICATION, _TIMEOUT_S                 provision (the chart's setup Job)
 """
 
@@ -36,8 +39,8 @@ _MB = 1 << 20
 @dataclass(frozen=True)
 class S3Settings:
     endpoint: str = "127.0.0.1:9000"
-    access_key: str = "minioadmin"
-    secret_key: str = "minioadmin"
+    access_key: str = ""  # no default credential: DEEPERFOUR_S3_ACCESS_KEY and _SECRET_KEY are required
+    secret_key: str = ""
     secure: bool = False
     bucket: str = "deeperfour"
 
@@ -55,13 +58,19 @@ class GatewaySettings:
     port: int
     token: str
     max_upload_bytes: int
-    watch_interval: float = 0.3
+    watch_interval: float = 1.0  # s between a WatchJob's looks at the job: each costs object-store requests
+    bind_address: str = "127.0.0.1"  # 0.0.0.0 in containers
+    tls_cert: str | None = None  # PEM certificate chain and key files: TLS when set
+    tls_key: str | None = None
 
 
 @dataclass(frozen=True)
 class ClientSettings:
     address: str = "127.0.0.1:50051"
     token: str | None = None
+    tls: bool = False
+    ca_file: str | None = None  # PEM root certificates that sign the gateway's certificate (implies TLS)
+    tls_server_name: str | None = None  # the name the certificate must carry, when not the address's host
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,9 @@ class OrchestratorSettings:
     group: str = "deeperfour-orchestrator"
     chunk_frames: int = 48
     retry_seconds: int = 120
-    permanent_attempts: int = 2
     stage_timeout_s: int = 600
     model_servers: dict[str, str] = field(default_factory=dict)  # component -> gRPC host:port
+    key_files: dict[str, str] = field(default_factory=dict)  # component -> TorchServe key_file.json (token auth)
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,26 @@ class Settings:
     # ---- the embedded mode, training, tools ----
     @cached_property
     def model_store(self) -> Path:
-        return Path(self.get("MODEL_STORE", "model_store"))
+        """Where imported, downloaded and exported weights go, and the first place searched (models/store.py):
+        DEEPERFOUR_MODEL_STORE, else the per-user store."""
+        value = self.get("MODEL_STORE", "")
+        return Path(value).expanduser() if value else self.user_store
+
+    @cached_property
+    def model_store_is_set(self) -> bool:
+        return bool(self.get("MODEL_STORE", ""))
+
+    @cached_property
+    def user_store(self) -> Path:
+        """The per-user weights folder (platformdirs: ~/.local/share/deeperfour/weights on Linux, or under
+        $XDG_DATA_HOME)."""
+        import platformdirs
+
+        return platformdirs.user_data_path("deeperfour", appauthor=False) / "weights"
+
+    @cached_property
+    def log_level(self) -> str:
+        return self.get("LOG_LEVEL", "warning").strip().lower()
 
     @cached_property
     def ffmpeg_bin(self) -> str | None:
@@ -140,8 +168,8 @@ class Settings:
         d = S3Settings()
         return S3Settings(
             endpoint=self.get("S3_ENDPOINT", d.endpoint),
-            access_key=self.get("S3_ACCESS_KEY", d.access_key),
-            secret_key=self.get("S3_SECRET_KEY", d.secret_key),
+            access_key=self.get("S3_ACCESS_KEY"),
+            secret_key=self.get("S3_SECRET_KEY"),
             secure=self.flag("S3_SECURE", d.secure),
             bucket=self.get("S3_BUCKET", d.bucket),
         )
@@ -161,16 +189,29 @@ class Settings:
         token = self.get("GATEWAY_TOKEN")  # required: no anonymous gateway
         if not token.strip():
             raise DeeperFourError(f"{PREFIX}GATEWAY_TOKEN is empty; set a secret token")
+        cert, key = self.get("GATEWAY_TLS_CERT", "") or None, self.get("GATEWAY_TLS_KEY", "") or None
+        if bool(cert) != bool(key):
+            raise DeeperFourError(f"set both {PREFIX}GATEWAY_TLS_CERT and {PREFIX}GATEWAY_TLS_KEY for TLS, or neither")
         return GatewaySettings(
             port=self.number("GATEWAY_PORT", 50051),
             token=token,
             max_upload_bytes=self.number("GATEWAY_MAX_UPLOAD_MB", 2048) * _MB,
+            bind_address=self.get("GATEWAY_BIND_ADDRESS", "127.0.0.1"),
+            tls_cert=cert,
+            tls_key=key,
         )
 
     @cached_property
     def client(self) -> ClientSettings:
         address = self.get("GATEWAY_ADDRESS", "") or f"127.0.0.1:{self.get('GATEWAY_PORT', '50051')}"
-        return ClientSettings(address=address, token=self.get("GATEWAY_TOKEN", "") or None)
+        ca_file = self.get("GATEWAY_CA_FILE", "") or None
+        return ClientSettings(
+            address=address,
+            token=self.get("GATEWAY_TOKEN", "") or None,
+            tls=self.flag("GATEWAY_TLS") or ca_file is not None,
+            ca_file=ca_file,
+            tls_server_name=self.get("GATEWAY_TLS_SERVER_NAME", "") or None,
+        )
 
     @cached_property
     def orchestrator(self) -> OrchestratorSettings:
@@ -179,9 +220,9 @@ class Settings:
             group=self.get("ORCHESTRATOR_GROUP", d.group),
             chunk_frames=self.number("ORCHESTRATOR_CHUNK_FRAMES", d.chunk_frames),
             retry_seconds=self.number("ORCHESTRATOR_RETRY_S", d.retry_seconds),
-            permanent_attempts=self.number("ORCHESTRATOR_PERMANENT_ATTEMPTS", d.permanent_attempts),
             stage_timeout_s=self.number("ORCHESTRATOR_STAGE_TIMEOUT_S", d.stage_timeout_s),
             model_servers={c: self.get(f"{c.upper()}_ADDR", "127.0.0.1:7070") for c in COMPONENTS},
+            key_files={c: f for c in COMPONENTS if (f := self.get(f"{c.upper()}_KEY_FILE", ""))},
         )
 
     @cached_property

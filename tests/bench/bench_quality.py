@@ -10,8 +10,8 @@ deeperfour.metrics.quality.ColourAgreement):
   Beside the colorizer, two baselines: the grey input itself and a constant sepia tint.
   Targets: hue accuracy (balanced over colour families) >= 55 %; ab RMSE <= 0.9x the grey input's over the
   validation split and <= 1.1x on every clip; colourfulness >= 60 % of the truth's.
-Flicker (the validation clips through the embedded pipeline, `colorize` vs `colorize,stabilize`; E_warp as
-  `deeperfour eval`): the share of the E_warp that colorizing adds above the true colour clip's own that the
+Flicker (the validation clips through the colorize and stabilize Stages on frames in memory; E_warp as
+  `deeperfour eval` defines it): the share of the E_warp that colorizing adds above the true colour clip's own that the
   stabilizer removes (summed over the clips where colorizing adds any; target >= 50 %), and the stabilized
   output's PSNR against the colorized one (target >= 30 dB).
 Speed: default colorize + stabilize on a 10 s 640x360 film, end to end, start-up included (target >= 12 frames/s).
@@ -24,8 +24,6 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +42,10 @@ def sepia(grey_u8: np.ndarray) -> np.ndarray:
 
 
 def clip_frames(path: Path, limit: int) -> list[np.ndarray]:
-    from deeperfour.video.io import read_frames
-    from deeperfour.video.probe import probe
+    """A clip's first frames at their own size (a video file, or a folder of frames)."""
+    from deeperfour.train.data import load_clip
 
-    return [np.array(f) for f in islice(read_frames(str(path), probe(path)), limit)]
+    return list(load_clip(path, 10**6, limit))
 
 
 def photo(path: Path) -> np.ndarray:
@@ -88,67 +86,53 @@ class Scores:
         return r
 
 
-def colour(data: Path, stage, frames: int) -> dict[str, dict[str, Scores]]:
-    """{group: {item: Scores}} for the validation split and the other held-out data."""
-    groups: dict[str, dict[str, Scores]] = {
-        "validation photos": {},
-        "validation clips": {},
-        "other photos": {},
-        "other clips": {},
-    }
+def colour(data: Path, stage, frames: int, limit: int | None, part: str = "validation") -> dict[str, dict[str, Scores]]:
+    """{group: {item: Scores}} for the validation split and the other held-out data (where present); with
+    part="train", a sample of the training split instead (to choose settings without looking at validation)."""
+    groups: dict[str, dict[str, Scores]] = {}
+
+    def add(group: str, name: str, images) -> None:
+        s = Scores()
+        for image in images:
+            s.push(stage, image)
+        if s.agree["colorizer"].pixels:
+            groups.setdefault(group, {})[name] = s
+
     for source in split.PHOTO_SOURCES:
-        s = Scores()
-        for p in split.photos(data, source, "validation"):
-            s.push(stage, photo(p))
-        groups["validation photos"][source] = s
-    for clip in split.clips(data, "validation"):
-        s = Scores()
-        for f in clip_frames(clip, frames):
-            s.push(stage, f)
-        groups["validation clips"][clip.stem] = s
-    for folder in sorted((data / "photos").glob("*")):
-        s = Scores()
-        for p in sorted(folder.glob("*")):
-            s.push(stage, photo(p))
-        groups["other photos"][folder.name] = s
-    for clip in sorted((data / "color_video").glob("*")):
-        s = Scores()
-        for f in clip_frames(clip, frames):
-            s.push(stage, f)
-        groups["other clips"][clip.stem] = s
+        add(f"{part} photos", source, (photo(p) for p in split.photos(data, source, part)[:limit]))
+    for clip in split.clips(data, part)[:limit]:
+        add(f"{part} clips", clip.stem, clip_frames(clip, frames))
+    if part == "train":
+        return groups
+    for folder in sorted((data / "photos").glob("*"))[:limit]:
+        add("other photos", folder.name, (photo(p) for p in sorted(folder.glob("*"))[:limit]))
+    for clip in sorted((data / "color_video").glob("*"))[:limit]:
+        add("other clips", clip.stem, clip_frames(clip, frames))
     return groups
 
 
-def write_clip(src: Path, dst: Path, frames: int, grey: bool) -> Path:
-    from deeperfour.video.io import Encoder, read_frames
-    from deeperfour.video.probe import probe
+def flicker(data: Path, weights: dict, frames: int, limit: int | None, device: str) -> dict:
+    """E_warp of the truth, the colorized and the stabilized validation clips, all on frames in memory (no codec
+    between the stages and the metric), flows on the grey input as `deeperfour eval` computes them."""
+    from deeperfour.metrics.quality import psnr
+    from deeperfour.metrics.temporal import e_warp
+    from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 
-    info = probe(src)
-    n = min(frames, info.frame_count) if info.frame_count else frames
-    enc = Encoder(str(dst), replace(info, frame_count=n), audio_from=None)
-    for f in islice(read_frames(str(src), info), n):
-        enc.write(desaturate(np.array(f)) if grey else np.array(f))
-    enc.close()
-    return dst
-
-
-def flicker(data: Path, weights: dict, frames: int, tmp: Path) -> dict:
-    from deeperfour.metrics.evaluate import evaluate
-    from deeperfour.pipeline.embedded import modernize
-
+    colorizer = build_stage("colorize", weights=weights.get("colorize"), device=device)
+    stabilizer = build_stage("stabilize", weights=weights.get("stabilize"), device=device)
     rows = {}
-    for clip in split.clips(data, "validation"):
-        grey = write_clip(clip, tmp / f"{clip.stem}.grey.mp4", frames, grey=True)
-        ref = write_clip(clip, tmp / f"{clip.stem}.ref.mp4", frames, grey=False)
-        colorized, stabilized = tmp / f"{clip.stem}.colorized.mp4", tmp / f"{clip.stem}.stabilized.mp4"
-        modernize(grey, colorized, stages=["colorize"], weights=weights, quiet=True)
-        modernize(grey, stabilized, stages=["colorize", "stabilize"], weights=weights, quiet=True)
-        c, s = evaluate(colorized, grey, ref), evaluate(stabilized, grey, colorized)
+    for clip in split.clips(data, "validation")[:limit]:
+        truth = clip_frames(clip, frames)
+        grey = [desaturate(f) for f in truth]
+        source = frames_to_tensor(grey)
+        colorized, _ = colorizer(source, source, None)
+        stabilized, _ = stabilizer(colorized, source, None)
+        c, s = tensor_to_frames(colorized), tensor_to_frames(stabilized)
         rows[clip.stem] = {
-            "e_warp_truth": c["reference"]["e_warp"],
-            "e_warp_colorized": c["output"]["e_warp"],
-            "e_warp_stabilized": s["output"]["e_warp"],
-            "psnr_vs_colorized": s["output"]["psnr"],
+            "e_warp_truth": e_warp(grey, truth),
+            "e_warp_colorized": e_warp(grey, list(c)),
+            "e_warp_stabilized": e_warp(grey, list(s)),
+            "psnr_vs_colorized": psnr(s, c),
         }
     added = {k: r["e_warp_colorized"] - r["e_warp_truth"] for k, r in rows.items()}
     counted = [k for k, a in added.items() if a > 0]
@@ -174,8 +158,23 @@ def speed(data: Path, weights: dict, tmp: Path) -> dict:
     return {"frames": summary["frames"], "seconds": seconds, "fps_end_to_end": summary["frames"] / seconds}
 
 
+COLUMNS = {  # header: Scores.row() key
+    "hue": "colorizer_hue_accuracy",
+    "hue_pooled": "colorizer_hue_accuracy_pooled",
+    "ab_rmse/grey": "colorizer_ab_rmse_ratio",
+    "colourful/truth": "colourfulness_ratio",
+    "sepia:hue": "sepia_hue_accuracy",
+    "sepia:hue_pooled": "sepia_hue_accuracy_pooled",
+    "sepia:ab_rmse/grey": "sepia_ab_rmse_ratio",
+}
+
+
+def header() -> str:
+    return f"  {'':<28}" + "".join(f"{c:>19}" for c in COLUMNS)
+
+
 def fmt(row: dict) -> str:
-    return "  ".join(f"{k} {v:.3f}" for k, v in row.items())
+    return "".join(f"{row[k]:>19.3f}" for k in COLUMNS.values())
 
 
 def main(argv=None) -> int:
@@ -186,6 +185,13 @@ def main(argv=None) -> int:
     p.add_argument("--stabilizer", help="stabilizer weights (default: the installed lite ones)")
     p.add_argument("--preset", default="lite", help="colorizer preset")
     p.add_argument("--temperature", type=float, help="the lite colorizer's annealed-mean temperature")
+    p.add_argument("--limit", type=int, help="at most this many photos per source and clips per group (a quick look)")
+    p.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
+    p.add_argument(
+        "--train-sample",
+        action="store_true",
+        help="colour figures on the first --limit training photos per source and clips instead",
+    )
     p.add_argument("--skip-flicker", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--json", help="write every figure here")
@@ -194,28 +200,32 @@ def main(argv=None) -> int:
     if not (data / "train").is_dir():
         print(f"skipped: {data}/train is absent (run from the repository, beside ../shared)", file=sys.stderr)
         return 0
-    torch.set_num_threads(2)
-    stage = build_stage("colorize", preset=args.preset, weights=args.colorizer)
+    stage = build_stage("colorize", preset=args.preset, weights=args.colorizer, device=args.device)
     if args.temperature is not None:
         stage.options["temperature"] = args.temperature
     report: dict = {"colour": {}}
-    groups = colour(data, stage, args.frames)
+    groups = colour(data, stage, args.frames, args.limit, "train" if args.train_sample else "validation")
     for group, items in groups.items():
         print(f"== {group}")
+        print(header())
         total = Scores()
         for name, s in items.items():
             total = total.merge(s)
             report["colour"].setdefault(group, {})[name] = s.row()
-            print(f"  {name:<22} {fmt(s.row())}")
+            print(f"  {name:<28}{fmt(s.row())}")
         report["colour"].setdefault(group, {})["all"] = total.row()
-        print(f"  {'all':<22} {fmt(total.row())}")
+        print(f"  {'all':<28}{fmt(total.row())}")
+    if args.train_sample:
+        return 0
     validation = Scores()
     for group in ("validation photos", "validation clips"):
-        for s in groups[group].values():
+        for s in groups.get(group, {}).values():
             validation = validation.merge(s)
     v = validation.row()
     clip_ratios = {
-        n: s.row()["colorizer_ab_rmse_ratio"] for g in ("validation clips", "other clips") for n, s in groups[g].items()
+        n: s.row()["colorizer_ab_rmse_ratio"]
+        for g in ("validation clips", "other clips")
+        for n, s in groups.get(g, {}).items()
     }
     worst = max(clip_ratios, key=clip_ratios.get)
     targets = {
@@ -227,9 +237,10 @@ def main(argv=None) -> int:
     weights = {k: w for k, w in (("colorize", args.colorizer), ("stabilize", args.stabilizer)) if w}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_flicker:
-            report["flicker"] = f = flicker(data, weights, args.frames, Path(tmp))
+            report["flicker"] = f = flicker(data, weights, args.frames, args.limit, args.device)
+            print("== flicker, validation clips")
             for name, r in f["clips"].items():
-                print(f"  flicker {name:<14} {fmt(r)}")
+                print(f"  {name:<28}" + "  ".join(f"{k} {v:.5f}" for k, v in r.items()))
             targets["E_warp added by colorizing that the stabilizer removes (>= 0.5)"] = f["total"][
                 "cut_of_added_e_warp"
             ]

@@ -10,6 +10,7 @@ are fresh, the setup Job's command works against a real Kafka-API broker and S3 
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import importlib.util
@@ -84,12 +85,11 @@ CASES = {
         "kafka": {"persistence": {"enabled": False}},
         "minio": {"persistence": {"enabled": False, "size": "10Gi"}},
         "gateway": {"service": {"type": "LoadBalancer", "port": 443}},
-        "networkPolicy": {
-            "gatewayFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
-            "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
-        },
+        "networkPolicy": {"gatewayFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
         "topics": {"partitions": 48},
     },
+    "gateway-tls": {"gateway": {"tls": {"existingSecret": "films-gateway-tls", "caKey": "ca.crt"}}},
+    "gateway-tls-self-signed": {"gateway": {"tls": {"existingSecret": "films-gateway-tls"}}},
     **{f"without-{c}": {c: {"enabled": False}} for c in COMPONENTS},
 }
 
@@ -367,7 +367,7 @@ def test_model_servers_gpus_probes_and_image_entrypoint(case):
         assert env_value(c, "TS_NUMBER_OF_GPU") == str(gpus)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert c[probe]["httpGet"] == {"path": "/ping", "port": "http"}
-        assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080, "grpc": 7070, "metrics": 8082}
+        assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"http": 8080, "grpc": 7070}
         # The chart runs exactly what the image would run, naming the model the image holds.
         assert c["command"] == dockerfile(m)["ENTRYPOINT"]
         assert c["args"] == ["--models", f"{m}={m}.mar"]
@@ -383,8 +383,9 @@ def test_model_servers_gpus_probes_and_image_entrypoint(case):
         )
     if values["gateway"]["enabled"]:
         [c] = pod_spec(deployment(objs, "gateway"))["containers"]
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert c[probe]["grpc"] == {"port": 50051}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # kubelet's gRPC probes cannot do TLS
+            kind = "tcpSocket" if values["gateway"]["tls"]["existingSecret"] else "grpc"
+            assert c[probe][kind] == {"port": 50051}
         assert c["command"] == dockerfile("gateway")["ENTRYPOINT"]
     if values["orchestrator"]["enabled"]:
         dep = deployment(objs, "orchestrator")
@@ -410,9 +411,7 @@ def test_network_policies(case):
             if any(selects(f["podSelector"]["matchLabels"], labels) for f in grpc_rule["from"])
         ]
         assert admitted == (["orchestrator"] if values["orchestrator"]["enabled"] else [])
-        [metrics_rule] = [r for r in rules if r["ports"][0]["port"] == 8082]
-        assert metrics_rule.get("from", []) == values["networkPolicy"]["metricsFrom"]
-        assert {p["port"] for r in rules for p in r["ports"]} == {7070, 8082}
+        assert rules == [grpc_rule] and grpc_rule["ports"] == [{"port": 7070, "protocol": "TCP"}]
     if values["orchestrator"]["enabled"]:
         assert policies["orchestrator"]["spec"]["ingress"] == []
     if values["kafka"]["enabled"]:
@@ -540,11 +539,89 @@ def test_torchserve_config_matches_the_model_server_ports():
     cm = by_kind(render({}), "ConfigMap")["deeperfour-torchserve"]
     props = dict(line.split("=", 1) for line in cm["data"]["config.properties"].splitlines())
     assert props["inference_address"] == "http://0.0.0.0:8080"
-    assert props["metrics_address"] == "http://0.0.0.0:8082"
     assert (props["grpc_inference_address"], props["grpc_inference_port"]) == ("0.0.0.0", "7070")
-    assert props["management_address"].startswith("http://127.0.0.1:")  # never reachable from outside
+    # management and metrics: the pod's loopback, never reachable from outside the container
+    assert props["management_address"] == "http://127.0.0.1:8081" and props["metrics_address"] == "http://127.0.0.1:8082"
+    assert props["grpc_management_address"] == "127.0.0.1"
+    # TorchServe 0.12 makes its keys up at start inside the pod, so nobody else could hold them: the NetworkPolicy
+    # and the loopback addresses above guard it instead
     assert props["disable_token_authorization"] == "true" and props["enable_model_api"] == "false"
     assert props["metrics_mode"] == "prometheus" and props["enable_envvars_config"] == "true"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_model_servers_expose_only_their_inference_port(case):
+    values = effective_values(CASES[case])
+    objs = render(CASES[case])
+    for m in MODEL_SERVERS:
+        if not values[m]["enabled"]:
+            continue
+        [svc] = [o for o in by_kind(objs, "Service").values() if component_of(o) == m]
+        assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(7070, "grpc")]
+        annotations = deployment(objs, m)["spec"]["template"]["metadata"].get("annotations", {})
+        assert not [a for a in annotations if a.startswith("prometheus.io/")]  # nothing to scrape from outside
+
+
+@pytest.mark.parametrize("case", ["defaults", "gateway-tls", "gateway-tls-self-signed"])
+def test_the_gateway_serves_tls_when_a_secret_is_given(case, tmp_path):
+    tls = effective_values(CASES[case])["gateway"]["tls"]
+    objs = render(CASES[case])
+    spec = pod_spec(deployment(objs, "gateway"))
+    [c] = spec["containers"]
+    env = env_of(c)
+    assert env["DEEPERFOUR_GATEWAY_BIND_ADDRESS"]["value"] == "0.0.0.0"  # the pod's address, behind its Service
+    smoke = pod_spec(by_kind(objs, "Pod")["deeperfour-smoke-test"])
+    [t] = smoke["containers"]
+    notes = _notes(CASES[case], tmp_path)
+    if not tls["existingSecret"]:
+        assert not {"DEEPERFOUR_GATEWAY_TLS_CERT", "DEEPERFOUR_GATEWAY_TLS_KEY"} & set(env)
+        assert "DEEPERFOUR_GATEWAY_CA_FILE" not in env_of(t) and "--ca-file" not in notes
+        assert not [v for p in (spec, smoke) for v in p["volumes"] if "secret" in v]
+        return
+    [volume] = [v for v in spec["volumes"] if "secret" in v]
+    mount = {m["name"]: m for m in c["volumeMounts"]}[volume["name"]]
+    assert volume["secret"]["secretName"] == tls["existingSecret"] and mount["readOnly"] is True
+    assert env["DEEPERFOUR_GATEWAY_TLS_CERT"]["value"] == f"{mount['mountPath']}/tls.crt"
+    assert env["DEEPERFOUR_GATEWAY_TLS_KEY"]["value"] == f"{mount['mountPath']}/tls.key"
+    # the test pod trusts the CA (or the self-signed certificate itself) and never gets the private key
+    [volume] = [v for v in smoke["volumes"] if "secret" in v]
+    assert volume["secret"]["items"] == [{"key": tls["caKey"] or "tls.crt", "path": "ca.crt"}]
+    mount = {m["name"]: m for m in t["volumeMounts"]}[volume["name"]]
+    assert env_value(t, "DEEPERFOUR_GATEWAY_CA_FILE") == f"{mount['mountPath']}/ca.crt"
+    assert "--ca-file gateway-ca.pem --tls-server-name deeperfour-gateway" in notes
+    key = (tls["caKey"] or "tls.crt").replace(".", "\\.")
+    assert f"get secret {tls['existingSecret']} -o jsonpath='{{.data.{key}}}'" in notes
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_default_credential_is_ever_rendered(case):
+    """Credentials reach pods only from the Secret, and the Secret the chart makes holds fresh random values."""
+    credential = re.compile(r"SECRET|TOKEN|PASSWORD|ACCESS_KEY|ROOT_USER|CREDENTIAL|_KEY$")
+    objs = render(CASES[case])
+    for p in workloads(objs):
+        for c in pod_spec(p)["containers"]:
+            for e in c.get("env", []):
+                if credential.search(e["name"]) and e["name"] != "DEEPERFOUR_GATEWAY_TLS_KEY":  # a file's path
+                    assert "secretKeyRef" in e.get("valueFrom", {}), (p["metadata"]["name"], e)
+    text = yaml.safe_dump_all(objs).lower()
+    for default in ("minioadmin", "deeperfour-secret", "changeme", "password123"):
+        assert default not in text
+    if effective_values(CASES[case])["credentials"]["existingSecret"]:
+        return
+    first, second = (  # two fresh renders (render() caches)
+        by_kind([d for d in yaml.safe_load_all(render_k8s.template()) if d], "Secret")["deeperfour-credentials"]
+        for _ in range(2)
+    )
+    for key, value in first["data"].items():
+        assert len(base64.b64decode(value)) >= 20 and value != second["data"][key], key
+
+
+def _notes(values: dict, tmp_path: Path) -> str:
+    res = render_k8s.helm(
+        "install", "deeperfour", str(CHART), "-n", "deeperfour", "--dry-run=client", *_values_file(values, tmp_path)
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split("NOTES:", 1)[1]
 
 
 @pytest.mark.parametrize("case", ["defaults", "external-kafka-s3", "keda", "without-gateway"])
@@ -780,23 +857,33 @@ def _smoke_health_check() -> str:
     return re.search(r"python - <<'PY'\n(.*?)\nPY\n", script, re.S).group(1)
 
 
-@pytest.mark.parametrize("serving", [True, False])
-def test_helm_test_health_check_against_a_real_grpc_server(serving):
+@pytest.mark.parametrize("serving, tls", [(True, False), (False, False), (True, True)])
+def test_helm_test_health_check_against_a_real_grpc_server(serving, tls, tmp_path):
     grpc = pytest.importorskip("grpc")
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    from tests.certs import make_certs
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     servicer = health.HealthServicer()
     servicer.set("", health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    env = dict(os.environ)
+    env.pop("DEEPERFOUR_GATEWAY_CA_FILE", None)
+    if tls:  # as the chart's test pod: the self-signed certificate is the CA file
+        certs = make_certs(tmp_path)
+        credentials = grpc.ssl_server_credentials([(certs.self_signed_key.read_bytes(), certs.self_signed.read_bytes())])
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+        env["DEEPERFOUR_GATEWAY_CA_FILE"] = str(certs.self_signed)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
         res = subprocess.run(
             [sys.executable, "-c", _smoke_health_check()],
             capture_output=True,
             text=True,
-            env=dict(os.environ, GATEWAY=f"127.0.0.1:{port}"),
+            env=dict(env, GATEWAY=f"localhost:{port}"),
             timeout=60,
         )
     finally:

@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 
+from deeperfour.errors import InputError
 from deeperfour.pipeline.embedded import modernize
 from deeperfour.pipeline.frames import frames_to_tensor
 from deeperfour.video.io import read_frames
@@ -122,7 +123,7 @@ def test_a_film_of_several_minutes(clip, tmp_path):
 def test_real_old_film(shared_data, tmp_path):
     src = shared_data / "bw_film" / "muybridge_buffalo_running_1883.mp4"  # variable frame rate, with sound
     out = tmp_path / "buffalo.mp4"
-    modernize(src, out, **FAST)
+    assert not modernize(src, out, **FAST)["notes"]  # black and white: colorized without a word
     a, b = probe(src), probe(out)
     assert (b.width, b.height, b.frame_count) == (a.width, a.height, a.frame_count)
     assert packets(out) == packets(src)
@@ -133,7 +134,8 @@ def test_real_old_film(shared_data, tmp_path):
 def test_real_color_clip_with_a_cut(shared_data, tmp_path):
     src = shared_data / "color_video" / "stanley_cup_riot_scene_cuts.mp4"
     out = tmp_path / "riot.mkv"
-    modernize(src, out, **FAST)
+    summary = modernize(src, out, **FAST)
+    assert any("already in colour" in n for n in summary["notes"]) and summary["presets"] == ["stabilizer-lite"]
     a, b = probe(src), probe(out)
     assert (b.width, b.height, b.fps, b.frame_count) == (a.width, a.height, a.fps, a.frame_count)
     assert packets(out) == packets(src)
@@ -144,3 +146,92 @@ def test_frames_to_tensor_layout():
     f[1, 2, 3] = (255, 0, 128)
     t = frames_to_tensor(f)
     assert t.shape == (2, 3, 4, 6) and t[1, 0, 2, 3] == 1.0 and t[1, 2, 2, 3] == 128 / 255
+
+
+ALL_STAGES = "colorize,stabilize,cartoonize,stabilize"
+
+
+def test_batch_size_does_not_change_pixels(clip, tmp_path):
+    """Models see one frame per call, so --batch-size 1 and 8 give the same frames through every stage."""
+    src = clip("batch.mp4", shots=2, shot_seconds=0.6)
+    outs = {}
+    for b in (1, 8):
+        out = tmp_path / f"b{b}.mkv"
+        modernize(src, out, stages=ALL_STAGES, **{**FAST, "batch_size": b}, **LOSSLESS)
+        outs[b] = frames(out)
+    np.testing.assert_array_equal(outs[1], outs[8])
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (13, 17), (16, 16)])
+def test_tiny_frames_are_processed(size, tmp_path):
+    from tests.conftest import ffmpeg
+
+    w, h = size
+    src = tmp_path / "tiny.mp4"
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc=size=32x32:rate=25:duration=0.4", "-f", "lavfi", "-t", "0.4", "-i", "sine"),
+        *("-vf", f"scale={w}:{h},hue=s=0", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-c:a", "aac", str(src)),
+    )
+    out = tmp_path / "tiny_out.mkv"
+    modernize(src, out, stages=ALL_STAGES, **FAST, **LOSSLESS)
+    a, b = probe(src), probe(out)
+    assert (b.width, b.height, b.frame_count) == (a.width, a.height, a.frame_count) == (w, h, 10)
+
+
+def test_avi_says_that_it_drops_subtitles(clip, tmp_path):
+    src = clip("subs.mkv", subtitles=True)
+    summary = modernize(src, tmp_path / "out.avi", **FAST)
+    assert any("subtitle stream dropped" in n and ".avi cannot hold subtitles" in n for n in summary["notes"])
+    b = probe(tmp_path / "out.avi")
+    assert (b.audio_streams, b.subtitle_streams, b.frame_count) == (1, 0, probe(src).frame_count)
+
+
+@pytest.mark.parametrize("filters", ["", "hue=s=0.25"])  # a colour film, and one faded to a quarter
+def test_colour_film_keeps_its_colours_unless_recolor(filters, clip, tmp_path):
+    src = clip("colour.mp4", gray=False, filters=filters)
+    kept = modernize(src, tmp_path / "kept.mp4", **FAST)
+    assert any("already in colour" in n and "--recolor" in n for n in kept["notes"])
+    assert kept["presets"] == ["stabilizer-lite"]
+    recoloured = modernize(src, tmp_path / "recoloured.mp4", recolor=True, **FAST)
+    assert recoloured["presets"] == ["colorizer-lite", "stabilizer-lite"] and not recoloured["notes"]
+    with pytest.raises(InputError, match=r"already in colour.*--recolor"):
+        modernize(src, tmp_path / "nothing.mp4", stages="colorize", **FAST)
+    assert not list(tmp_path.glob("nothing*")) and not list(tmp_path.glob(".deeperfour*"))
+
+
+def test_toned_black_and_white_film_is_colorized(clip, tmp_path):
+    """Sepia toning is one colour per lightness: still a black-and-white film."""
+    sepia = "colorchannelmixer=.393:.769:.189:0:.349:.686:.168:0:.272:.534:.131"
+    src = clip("sepia.mp4", filters=sepia)
+    summary = modernize(src, tmp_path / "out.mp4", **FAST)
+    assert summary["presets"][0] == "colorizer-lite" and not summary["notes"]
+
+
+def test_an_unusual_stage_order_is_explained(clip, tmp_path):
+    src = clip("order.mp4", shots=1, shot_seconds=0.4)
+    summary = modernize(src, tmp_path / "out.mp4", stages="stabilize,colorize", **FAST)
+    assert any("stabilize runs before colorize" in n for n in summary["notes"])
+
+
+def test_a_fifo_is_read_into_a_temporary_file(clip, tmp_path):
+    import os
+    import shutil
+    import threading
+
+    src = clip("in.mp4")
+    fifo = tmp_path / "film.pipe"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as pipe, open(src, "rb") as film:
+            shutil.copyfileobj(film, pipe)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out_dir = tmp_path / "outdir"
+    out_dir.mkdir()
+    summary = modernize(fifo, out_dir / "out.mp4", **FAST)
+    writer.join(timeout=10)
+    assert probe(out_dir / "out.mp4").frame_count == probe(src).frame_count == summary["frames"]
+    assert packets(out_dir / "out.mp4") == packets(src)
+    assert [p.name for p in out_dir.iterdir()] == ["out.mp4"]

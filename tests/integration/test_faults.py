@@ -1,4 +1,5 @@
-"""Failures mid-job: the job still completes with the same film, no chunk lost or duplicated."""
+"""Failures mid-job: the job still completes with the same film, no chunk lost or duplicated; and frames once refused
+(2x2) go through."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import make_clip
 from tests.integration.conftest import frames, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -82,3 +84,15 @@ def test_sigterm_finishes_the_chunk_in_hand(client, clips, embedded, stack, tmp_
     since = stack.log_size(name)
     stack.start_orchestrator(int(busy))
     stack.wait_orchestrator(int(busy), 90, since=since)
+
+
+def test_tiny_frames_go_through_the_model_servers_as_through_the_embedded_mode(client, embedded, tmp_path):
+    """A 2x2 film, which the model servers once refused: stages pad frames under 32 px for their models and crop
+    back (pipeline.stages), in a model server as in process. What a model server answers for frames a stage cannot
+    process, and the job failing at once on that answer, are tested in tests/unit (test_handler, test_orchestrator)."""
+    tiny = make_clip(tmp_path / "tiny.mp4", size=(2, 2), shots=1, shot_seconds=0.4)
+    stages = ("colorize", "stabilize")
+    job = client.submit(tiny, stages=list(stages), chunk_frames=4)
+    job.wait(timeout=120)
+    out = job.download(tmp_path / "out.mp4")
+    np.testing.assert_array_equal(frames(out), frames(embedded(tiny, stages, 4)))

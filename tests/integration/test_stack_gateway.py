@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from deeperfour.errors import DeeperFourError
+from deeperfour.v1 import jobs_service_pb2_grpc
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
@@ -21,11 +22,24 @@ def _stub(stack, token: str | None):
     return channel, jobs_service_pb2_grpc.JobsServiceStub(channel), metadata
 
 
-@pytest.mark.parametrize("token, detail", [(None, "missing token"), ("wrong", "invalid token")])
-def test_missing_or_wrong_token_is_unauthenticated(stack, token, detail):
+@pytest.mark.parametrize(
+    "authorization, detail",
+    [
+        (None, "missing token"),
+        ("Bearer wrong", "invalid token"),
+        ("TOKEN", "malformed authorization: expected 'Bearer <token>'"),  # the right token without the scheme
+        ("Basic TOKEN", "malformed authorization"),
+        ("Bearer ", "malformed authorization"),
+        ("Bearer  TOKEN", "invalid token"),
+        ("Bearer TOKEN ", "invalid token"),
+    ],
+)
+def test_missing_wrong_or_malformed_token_is_unauthenticated(stack, authorization, detail):
     from deeperfour.v1 import jobs_service_pb2
 
-    channel, stub, metadata = _stub(stack, token)
+    channel = grpc.insecure_channel(stack.gateway_address())
+    stub = jobs_service_pb2_grpc.JobsServiceStub(channel)
+    metadata = (("authorization", authorization.replace("TOKEN", stack.token)),) if authorization else ()
     with channel:
         with pytest.raises(grpc.RpcError) as e:
             stub.ListJobs(jobs_service_pb2.ListJobsRequest(), metadata=metadata, timeout=10)
@@ -48,9 +62,26 @@ def test_health_and_reflection_need_no_token(stack):
         assert "deeperfour.v1.JobsService" in ProtoReflectionDescriptorDatabase(channel).get_services()
 
 
+def test_the_bearer_scheme_is_case_insensitive(stack):
+    from deeperfour.v1 import jobs_service_pb2
+
+    with grpc.insecure_channel(stack.gateway_address()) as channel:
+        stub = jobs_service_pb2_grpc.JobsServiceStub(channel)
+        stub.ListJobs(jobs_service_pb2.ListJobsRequest(), metadata=(("authorization", f"bearer {stack.token}"),))
+
+
 @pytest.mark.parametrize(
     "job_id",
-    ["abc", "../../etc/passwd", "0123456789abcdef0123456789abcdeg", "0123456789ABCDEF0123456789ABCDEF", "jobs/x", ""],
+    [
+        "abc",
+        "../../etc/passwd",
+        "0123456789abcdef0123456789abcdeg",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "jobs/x",
+        "",
+        "0123456789abcdef0123456789abcdef\n",  # `$` matches before a final newline: the id would reach S3
+        "a" * 100_000,  # the message must not echo it
+    ],
 )
 def test_malformed_job_ids_are_refused(stack, job_id):
     from deeperfour.v1 import jobs_service_pb2
@@ -64,13 +95,37 @@ def test_malformed_job_ids_are_refused(stack, job_id):
             with pytest.raises(grpc.RpcError) as e:
                 call(request, metadata=metadata, timeout=10)
             assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "malformed job id" in e.value.details()
-        with pytest.raises(grpc.RpcError) as e:
-            list(
-                stub.DownloadOutput(
-                    jobs_service_pb2.DownloadOutputRequest(job_id=job_id), metadata=metadata, timeout=10
-                )
-            )
-        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert len(e.value.details()) < 200
+        for stream, request in [
+            (stub.DownloadOutput, jobs_service_pb2.DownloadOutputRequest(job_id=job_id)),
+            (stub.WatchJob, jobs_service_pb2.WatchJobRequest(job_id=job_id)),
+        ]:
+            with pytest.raises(grpc.RpcError) as e:
+                list(stream(request, metadata=metadata, timeout=10))
+            assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "malformed job id" in e.value.details()
+
+
+@pytest.mark.parametrize("page_size", [-1, 1001, 2**31 - 1, -(2**31)])
+def test_page_sizes_out_of_range_are_refused(stack, page_size):
+    from deeperfour.v1 import jobs_service_pb2
+
+    channel, stub, metadata = _stub(stack, stack.token)
+    with channel, pytest.raises(grpc.RpcError) as e:
+        stub.ListJobs(jobs_service_pb2.ListJobsRequest(page_size=page_size), metadata=metadata, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.details() == f"page_size must be between 1 and 1000 (0 = 100), not {page_size}"
+
+
+def test_list_jobs_pages(client, stack, clips):
+    from deeperfour.v1 import jobs_service_pb2
+
+    client.submit(clips["short"], stages=["colorize"])  # at least one job, whatever ran before
+    channel, stub, metadata = _stub(stack, stack.token)
+    with channel:
+        first = stub.ListJobs(jobs_service_pb2.ListJobsRequest(page_size=1), metadata=metadata, timeout=30)
+        everything = stub.ListJobs(jobs_service_pb2.ListJobsRequest(page_size=1000), metadata=metadata, timeout=30)
+    assert len(first.jobs) == 1 and first.jobs[0].job_id == everything.jobs[0].job_id
+    assert bool(first.next_page_token) == (len(everything.jobs) > 1)
 
 
 def test_unknown_job_is_not_found(client):
@@ -94,6 +149,7 @@ def test_oversized_upload_is_refused(client, tmp_path, storage):
         ("s3://deeperfour/jobs/0123456789abcdef0123456789abcdef/input/a.mp4", "permission_denied"),
         ("s3://deeperfour/uploads/../jobs/x", "permission_denied"),
         ("s3://deeperfour/uploads/missing.mp4", "not_found"),
+        ("s3://deeperfour/" + "a" * 100_000, "invalid_argument: input_uri is too long"),  # was S3's HTTP 414
     ],
 )
 def test_input_uri_must_stay_in_the_upload_area(client, uri, code):

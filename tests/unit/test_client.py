@@ -75,3 +75,34 @@ def test_token_comes_from_the_environment(monkeypatch):
     client = Client()
     assert client.address == "example:1234" and client._metadata == (("authorization", "Bearer from-env"),)
     client.close()
+
+
+def test_tls_options_parse_and_reach_the_client(tmp_path):
+    from tests.certs import make_certs
+
+    certs = make_certs(tmp_path)
+    args = parser().parse_args(["status", "--ca-file", str(certs.ca), "--tls-server-name", "gw.example"])
+    assert (args.ca_file, args.tls_server_name, args.tls) == (str(certs.ca), "gw.example", None)
+    from deeperfour.client.cli import _client
+
+    with _client(args) as client:
+        assert client.tls  # a CA file implies TLS
+
+
+def test_a_bad_ca_file_is_one_readable_line(tmp_path):
+    from deeperfour.client import Client
+
+    (tmp_path / "notes.txt").write_text("not a certificate")
+    for path, reason in [(tmp_path / "missing.pem", "No such file or directory"), (tmp_path / "notes.txt", "no PEM")]:
+        with pytest.raises(DeeperFourError, match=reason) as e:
+            Client("127.0.0.1:1", token="t", ca_file=path)
+        assert str(e.value).startswith(f"CA file {path}") and "\n" not in str(e.value)
+
+
+def test_tls_settings_come_from_the_environment(monkeypatch, tmp_path):
+    from deeperfour.settings import Settings
+
+    assert not Settings({}).client.tls
+    assert Settings({"DEEPERFOUR_GATEWAY_TLS": "true"}).client.tls
+    client = Settings({"DEEPERFOUR_GATEWAY_CA_FILE": "/ca.pem", "DEEPERFOUR_GATEWAY_TLS_SERVER_NAME": "gw"}).client
+    assert client.tls and client.ca_file == "/ca.pem" and client.tls_server_name == "gw"

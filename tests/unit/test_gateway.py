@@ -18,10 +18,18 @@ class Context:
         raise Aborted(code, message)
 
 
-@pytest.mark.parametrize("job_id", ["", "abc", "../" * 11, "A" * 32, "0" * 31, "0" * 33, "0" * 31 + "/", None])
+@pytest.mark.parametrize(
+    "job_id", ["", "abc", "../" * 11, "A" * 32, "0" * 31, "0" * 33, "0" * 31 + "/", None, "0" * 32 + "\n", "\n" + "0" * 32]
+)
 def test_malformed_job_ids(job_id):
     with pytest.raises(DeeperFourError, match="malformed job id"):
         keys.chunk_key(job_id, "source", 0, 0)
+
+
+def test_a_huge_job_id_gives_a_short_message():
+    with pytest.raises(DeeperFourError) as e:
+        keys.check_job_id("a" * 100_000)
+    assert len(str(e.value)) < 200 and "(100000 characters)" in str(e.value)
 
 
 def test_keys_are_deterministic_and_zero_padded():
@@ -90,3 +98,61 @@ def test_the_gateway_needs_a_token(monkeypatch):
     monkeypatch.delenv("DEEPERFOUR_GATEWAY_TOKEN", raising=False)
     with pytest.raises(DeeperFourError, match="DEEPERFOUR_GATEWAY_TOKEN is not set"):
         Settings().gateway
+
+
+def test_the_gateway_listens_on_loopback_unless_told_and_takes_tls_files_in_pairs():
+    from deeperfour.settings import Settings
+
+    base = {"DEEPERFOUR_GATEWAY_TOKEN": "t"}
+    plain = Settings(base).gateway
+    assert plain.bind_address == "127.0.0.1" and plain.tls_cert is None
+    assert Settings({**base, "DEEPERFOUR_GATEWAY_BIND_ADDRESS": "0.0.0.0"}).gateway.bind_address == "0.0.0.0"
+    tls = Settings({**base, "DEEPERFOUR_GATEWAY_TLS_CERT": "c.pem", "DEEPERFOUR_GATEWAY_TLS_KEY": "k.pem"}).gateway
+    assert (tls.tls_cert, tls.tls_key) == ("c.pem", "k.pem")
+    with pytest.raises(DeeperFourError, match="set both DEEPERFOUR_GATEWAY_TLS_CERT and DEEPERFOUR_GATEWAY_TLS_KEY"):
+        Settings({**base, "DEEPERFOUR_GATEWAY_TLS_CERT": "c.pem"}).gateway
+
+
+def test_no_s3_credential_has_a_default():
+    from deeperfour.settings import Settings
+
+    with pytest.raises(DeeperFourError, match="DEEPERFOUR_S3_ACCESS_KEY is not set"):
+        Settings({}).s3
+    with pytest.raises(DeeperFourError, match="DEEPERFOUR_S3_SECRET_KEY is not set"):
+        Settings({"DEEPERFOUR_S3_ACCESS_KEY": "a"}).s3
+
+
+def test_bad_tls_files_stop_the_gateway_with_one_line(tmp_path):
+    from deeperfour.gateway.server import build_server
+    from deeperfour.settings import GatewaySettings
+    from tests.certs import make_certs
+
+    certs = make_certs(tmp_path / "certs")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    for cert, key, reason in [
+        (tmp_path / "missing.pem", certs.key, "No such file or directory"),
+        (garbage, certs.key, "not a PEM certificate chain and its key"),
+        (certs.key, certs.cert, "not a PEM certificate chain and its key"),  # swapped
+        (certs.cert, certs.self_signed_key, "the key does not match the certificate"),
+    ]:
+        settings = GatewaySettings(port=0, token="t", max_upload_bytes=1, tls_cert=str(cert), tls_key=str(key))
+        with pytest.raises(DeeperFourError, match=reason) as e:
+            build_server(settings, storage=object(), producer=object())
+        assert "\n" not in str(e.value)
+
+
+def test_a_taken_port_stops_the_gateway_with_one_line():
+    import socket
+
+    from deeperfour.gateway.server import build_server
+    from deeperfour.settings import GatewaySettings
+
+    storage = type("Storage", (), {"bucket": "deeperfour", "ensure_bucket": lambda self: None})()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = GatewaySettings(port=port, token="t", max_upload_bytes=1)
+        with pytest.raises(DeeperFourError, match=f"cannot listen on 127.0.0.1:{port}: Address already in use"):
+            build_server(settings, storage=storage, producer=object())

@@ -173,3 +173,42 @@ def test_chunk_codec_is_lossless_and_checks_its_input():
     for bad in (b"", b"DFCK", data[:-5], b"XXXX" + data[4:]):
         with pytest.raises(chunkcodec.ChunkFormatError):
             chunkcodec.decode(bad)
+
+
+def test_frames_a_stage_cannot_process_fail_at_once_with_the_stage_s_reason(tmp_path, s3, monkeypatch):
+    """A stage is a deterministic function of its input: what it raises on these frames it would raise again, so the
+    answer is an error (the job fails at once), not an exception (TorchServe's "Prediction failed", retried)."""
+    from deeperfour.v1 import types_pb2
+
+    handler, context, _ = make_handler(tmp_path, s3, monkeypatch)
+    for key, (h, w) in {"small/src": (40, 48), "big/src": (64, 80)}.items():
+        s3.put(key, chunkcodec.encode(RNG.integers(0, 256, (3, h, w, 3), dtype=np.uint8)))
+    first = types_pb2.StageRequest(
+        stage="stabilize", input_key="small/src", source_key="small/src", output_key="small/o", state_out_key="small/s"
+    )
+    assert not call(handler, context, first).error
+    # the next chunk's frames do not match the state the last one left: the stabilizer cannot go on from it
+    request = types_pb2.StageRequest(
+        stage="stabilize", input_key="big/src", source_key="big/src", output_key="big/o", state_in_key="small/s"
+    )
+    reply = call(handler, context, request)
+    assert reply.error.startswith("cannot stabilize these 80x64 frames: RuntimeError: ") and "\n" not in reply.error
+    assert len(reply.error) < 300 and not s3.exists("big/o")
+
+
+@pytest.mark.parametrize("error", [MemoryError(), torch.OutOfMemoryError("CUDA out of memory"), RuntimeError("CUDA error: an illegal memory access was encountered")])
+def test_running_out_of_memory_or_a_failing_gpu_is_left_to_retry(tmp_path, s3, monkeypatch, error):
+    from deeperfour.serving.handler import transient
+    from deeperfour.v1 import types_pb2
+
+    handler, context, _ = make_handler(tmp_path, s3, monkeypatch)
+
+    def stage(*args):
+        raise error
+
+    monkeypatch.setattr(handler, "stage", type("Failing", (), {"stateful": False, "__call__": staticmethod(stage)})())
+    s3.put("ok/src", chunkcodec.encode(RNG.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)))
+    request = types_pb2.StageRequest(stage="stabilize", input_key="ok/src", source_key="ok/src", output_key="ok/o")
+    with pytest.raises(type(error)):
+        call(handler, context, request)
+    assert transient(error) and not transient(RuntimeError("Kernel size can't be greater than actual input size"))

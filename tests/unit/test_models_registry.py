@@ -9,7 +9,8 @@ from deeperfour.models.cartoonizer import cartoonize
 from deeperfour.models.colorizer import colorize
 from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset
 from deeperfour.models.stabilizer import stabilize_step
-from deeperfour.models.weights import load_model
+from deeperfour.models.store import packaged_dir
+from deeperfour.models.weights import load_model, missing_message
 
 LITE = ["colorizer-lite", "stabilizer-lite", "cartoonizer-lite"]
 
@@ -17,6 +18,7 @@ LITE = ["colorizer-lite", "stabilizer-lite", "cartoonizer-lite"]
 def test_presets():
     assert set(PRESETS) == {
         "deoldify-video",
+        "deoldify-stable",
         "deoldify-artistic",
         "colorizer-lite",
         "lai2018",
@@ -31,6 +33,9 @@ def test_presets():
     assert get_preset("stabilize", "lite").name == "stabilizer-lite"
     assert get_preset("cartoonize", "lite").name == "cartoonizer-lite"
     assert get_preset("stabilize", "lai2018").exact
+    # DeOldify's stable weights: the video preset's network, another default render factor
+    stable, video = PRESETS["deoldify-stable"], PRESETS["deoldify-video"]
+    assert stable.config == video.config and stable.spec == video.spec and stable.options["render_factor"] == 35
 
 
 @pytest.mark.parametrize("stage,name", [("colorize", "lai2018"), ("colorize", "nope"), ("recolor", "lite")])
@@ -58,14 +63,25 @@ def test_build_is_seeded_eval_float32(name):
 def test_load_model_without_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPERFOUR_MODEL_STORE", str(tmp_path))
     with pytest.raises(WeightsError) as e:
-        load_model("colorize")
+        load_model("stabilize", "lai2018")
     assert str(e.value) == (
+        "no weights for lai2018: import the published checkpoint (deeperfour weights import FILE --model lai2018)"
+    )
+    assert missing_message("colorizer-lite") == (
         "no weights for colorizer-lite: train them (deeperfour train …) or import them (deeperfour weights import …)"
     )
-    model, preset = load_model("colorize", allow_random=True)
-    assert preset.name == "colorizer-lite"
-    ref = build_model("colorizer-lite")
+    assert "deeperfour weights download cartoongan:paprika" in missing_message("cartoongan-paprika")
+    model, preset = load_model("stabilize", "lai2018", allow_random=True)
+    assert preset.name == "lai2018" and model.weights_path is None
+    ref = build_model("lai2018")
     assert all(torch.equal(x, y) for x, y in zip(model.state_dict().values(), ref.state_dict().values()))
+
+
+def test_the_lite_presets_load_their_packaged_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPERFOUR_MODEL_STORE", str(tmp_path))  # empty: the packaged defaults answer
+    model, preset = load_model("colorize")
+    assert preset.name == "colorizer-lite"
+    assert model.weights_path == packaged_dir() / "colorizer-lite.safetensors"
 
 
 def test_load_model_from_store_name_and_path(tmp_path, monkeypatch):

@@ -59,7 +59,7 @@ def app(s3, monkeypatch):  # noqa: F811
         s3.delete(key)
 
     def make(fail=None, retry_seconds=30):
-        settings = OrchestratorSettings(group="g", chunk_frames=4, retry_seconds=retry_seconds, permanent_attempts=2)
+        settings = OrchestratorSettings(group="g", chunk_frames=4, retry_seconds=retry_seconds)
         models = CopyModels(s3, fail)
         return build_app(settings, storage=s3, consumer=object(), producer=Producer(), model_servers=models)
 
@@ -121,21 +121,26 @@ def test_transient_failures_are_retried(app):
     start_job(o, total=3)
     o.handle(bus.READY, ready_chunk(o.storage).SerializeToString())
     assert o.storage.exists(keys.done_key(JOB, 0, 0)) and not o.producer.on(bus.DEAD)
+    assert len(o.model_servers.requests) == 4  # colorize failed twice, then colorize and stabilize
 
 
-def test_a_chunk_that_keeps_failing_goes_to_the_dead_letter_topic_and_fails_its_job(app):
+def test_a_permanent_failure_fails_the_job_at_once_through_the_dead_letter_topic(app):
     def fail(request, n):
-        raise StageFailed("stabilizer: chunk object is corrupt", permanent=True)
+        raise StageFailed("stabilizer: cannot stabilize these 2x2 frames: RuntimeError: too small", permanent=True)
 
     o = app(fail)
     start_job(o)
     o.handle(bus.READY, ready_chunk(o.storage, shot=2, chunk=5).SerializeToString())
     [(key, value)] = o.producer.on(bus.DEAD)
     dead = events_pb2.ChunkDead.FromString(value)
-    assert key == f"{JOB}/000002".encode() and dead.attempts == 2 and dead.chunk.chunk_index == 5
+    assert key == f"{JOB}/000002".encode() and dead.attempts == 1 and dead.chunk.chunk_index == 5
+    assert len(o.model_servers.requests) == 1  # never asked again: the same request can only fail again
     job = o.jobs.get(JOB)
     assert job.state == types_pb2.JOB_STATE_FAILED
-    assert job.error == "chunk 2/5 (frames 0-2) failed after 2 attempts: stabilizer: chunk object is corrupt"
+    assert job.error == (
+        "chunk 2/5 (frames 0-2) failed after 1 attempt: stabilizer: cannot stabilize these 2x2 frames: "
+        "RuntimeError: too small"
+    )
     assert not [k for k in o.storage.list(f"jobs/{JOB}/") if "/source/" in k or "/done/" in k]
     # later chunks of the failed job are dropped without calling a model
     calls = len(o.model_servers.requests)
@@ -175,3 +180,40 @@ def test_finished_jobs_keep_no_intermediate_object_whatever_their_stages(app):
     o.jobs.remove_intermediates(JOB)
     left = {k.split("/")[2] for k in o.storage.list(f"jobs/{JOB}/")}
     assert left == {"job.pb", "status.pb", "input", "output.mp4"}, left
+
+
+def test_model_server_calls_carry_the_inference_key_written_last(tmp_path):
+    """With TorchServe's token authorization, each call sends the key from the model server's key_file.json as it is
+    now: a restarted model server writes new keys."""
+    import json
+    from concurrent import futures
+
+    import grpc
+
+    from deeperfour.serving.client import ModelServers
+    from deeperfour.torchserve import inference_pb2, inference_pb2_grpc
+
+    seen = []
+
+    class Server(inference_pb2_grpc.InferenceAPIsServiceServicer):
+        def Predictions(self, request, context):
+            seen.append(dict(context.invocation_metadata()).get("authorization"))
+            reply = types_pb2.StageResponse(output_key="out").SerializeToString()
+            return inference_pb2.PredictionResponse(prediction=reply)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    inference_pb2_grpc.add_InferenceAPIsServiceServicer_to_server(Server(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    key_file = tmp_path / "key_file.json"
+    servers = ModelServers({"colorizer": f"127.0.0.1:{port}"}, 10, {"colorizer": str(key_file)})
+    request = types_pb2.StageRequest(stage="colorize")
+    try:
+        servers.run(request)  # no key file yet: sent without a key (TorchServe refuses; the orchestrator retries)
+        for key in ("first", "second"):
+            key_file.write_text(json.dumps({"inference": {"key": key}, "management": {"key": "never sent"}}))
+            servers.run(request)
+    finally:
+        servers.close()
+        server.stop(0)
+    assert seen == [None, "Bearer first", "Bearer second"]

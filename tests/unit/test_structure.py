@@ -36,7 +36,15 @@ def test_settings_come_from_deeperfour_variables_and_the_old_ffmpeg_name():
     assert Settings({"FFMPEG_BIN": "/old/ffmpeg"}).ffmpeg_bin == "/old/ffmpeg"
     new = Settings({"FFMPEG_BIN": "/old/ffmpeg", "DEEPERFOUR_FFMPEG_BIN": "/new/ffmpeg"})
     assert new.ffmpeg_bin == "/new/ffmpeg"
-    s = Settings({"DEEPERFOUR_S3_SECURE": "true", "DEEPERFOUR_COLORIZER_ADDR": "c:1", "DEEPERFOUR_GATEWAY_PORT": "7"})
+    s = Settings(
+        {
+            "DEEPERFOUR_S3_SECURE": "true",
+            "DEEPERFOUR_S3_ACCESS_KEY": "a",
+            "DEEPERFOUR_S3_SECRET_KEY": "s",
+            "DEEPERFOUR_COLORIZER_ADDR": "c:1",
+            "DEEPERFOUR_GATEWAY_PORT": "7",
+        }
+    )
     assert s.s3.secure and s.orchestrator.model_servers["colorizer"] == "c:1" and s.client.address == "127.0.0.1:7"
     with pytest.raises(DeeperFourError, match="DEEPERFOUR_ORCHESTRATOR_RETRY_S='soon' is not an integer"):
         Settings({"DEEPERFOUR_ORCHESTRATOR_RETRY_S": "soon"}).orchestrator

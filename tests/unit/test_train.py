@@ -76,8 +76,12 @@ TINY = {
         crop=48,
         photo_short_side=96,
         processors=["jitter", "tint"],
+        photo_p=0.5,
+        features="none",
     ),
-    "cartoonizer": dict(photos=["photos/*"], cartoons=["cartoons/*"], batch_size=2, crop=48, warmup_steps=1, disc_nf=4),
+    "cartoonizer": dict(
+        photos=["photos/*"], cartoons=["cartoons/*"], batch_size=2, crop=48, warmup_steps=1, disc_nf=4, features="none"
+    ),
 }
 
 
@@ -191,3 +195,39 @@ def test_fine_tuning_starts_from_the_given_weights(data_root, tmp_path):
     )
     a, b = load_file(str(tmp_path / "a.safetensors")), load_file(str(tmp_path / "b.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+BACKBONE = REPO.parent / "shared" / "data" / "train" / "backbones"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BACKBONE.is_dir(), reason="../shared/data/train/backbones is absent")
+def test_train_gpu_script_runs_on_the_cpu(tmp_path):
+    """`make train-gpu`'s script end to end with two tiny steps per model, on data laid out as tools/gpu_data.py
+    packs it (photos per source, clips as folders of frames, the backbone, cartoon-style images)."""
+    import shutil
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    for k in range(3):  # the first photo of a source is in the validation split
+        path = data / "train" / "photos" / "bsds500" / f"{k}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), texture(96, 128, k))
+    big = texture(96, 256, 20)
+    for clip in ("bear", "pan"):  # bear: a validation clip
+        for t in range(6):
+            path = data / "train" / "video" / "davis2016" / clip / f"{t:05d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.ascontiguousarray(big[:, 4 * t : 4 * t + 128]))
+    shutil.copytree(BACKBONE, data / "train" / "backbones")
+    (data / "cartoon_style" / "x_frames").mkdir(parents=True)
+    for k in range(2):
+        cv2.imwrite(str(data / "cartoon_style" / "x_frames" / f"{k}.jpg"), (texture(96, 128, 30 + k) // 64 * 64))
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(REPO / "tools" / "train_gpu.py"), "--data", str(data), "--out", str(out)]
+    run = subprocess.run([*cmd, "--device", "cpu", "--smoke"], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for preset in ("colorizer-lite", "stabilizer-lite", "cartoonizer-lite"):
+        assert (out / f"{preset}.safetensors").is_file()
+    assert run.stdout.count("== targets, validation split") == 2  # the new weights', then the installed ones'

@@ -136,3 +136,102 @@ def test_refuses_bad_model_names(tmp_path):
     assert "valid" in refused(tmp_path, src, "colorizer-lite")
     assert "style" in refused(tmp_path, src, "cartoongan")
     assert "valid: hayao" in refused(tmp_path, src, "cartoongan:ghibli")
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_lai_checkpoint_from_pytorch_0_4_0_imports(tmp_path, legacy, capsys):
+    """Lai et al.'s checkpoint was saved by PyTorch 0.4.0, which wrote no num_batches_tracked buffers."""
+    sd = {k: v for k, v in checkpoint("lai2018").items() if not k.endswith("num_batches_tracked")}
+    assert len(sd) == 89 - 17
+    src = tmp_path / "lai_old.pth"
+    torch.save(sd, src, _use_new_zipfile_serialization=not legacy)
+    store = tmp_path / "store"
+    assert cli("weights", "import", str(src), "--model", "lai2018", "--store", str(store)) == 0
+    out = capsys.readouterr().out
+    assert "89 tensors" in out and "filled 17 num_batches_tracked counters" in out
+    from safetensors.torch import load_file
+
+    written = load_file(str(store / "lai2018.safetensors"))
+    assert written["conv1a.norm_layer.num_batches_tracked"].item() == 0
+    for k, v in sd.items():
+        assert torch.equal(written[k], v), k
+
+
+def test_old_checkpoint_still_refuses_missing_or_misshapen_tensors(tmp_path):
+    base = {k: v for k, v in checkpoint("lai2018").items() if not k.endswith("num_batches_tracked")}
+    missing = dict(base)
+    del missing["conv1a.norm_layer.running_var"]  # a real buffer, not a counter
+    src = tmp_path / "missing.pth"
+    torch.save(missing, src)
+    assert "1 missing (e.g. conv1a.norm_layer.running_var)" in refused(tmp_path, src)
+    no_stats = {k: v for k, v in base.items() if not k.startswith("conv1a.norm_layer.running_")}
+    torch.save(no_stats, src)  # without its running statistics, a counter is not filled either
+    assert "3 missing" in refused(tmp_path, src)
+    bad = dict(base)
+    bad["conv1a.conv2d.weight"] = bad["conv1a.conv2d.weight"][:, :2]
+    torch.save(bad, src)
+    assert "1 wrong shape (e.g. conv1a.conv2d.weight" in refused(tmp_path, src)
+
+
+def _weights_file(path, preset="stabilizer-lite", offset=1.0):
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v + offset if v.is_floating_point() else v for k, v in build_model(preset).state_dict().items()}
+    save_file(sd, str(path))
+    return sd
+
+
+def test_lookup_order_env_store_then_user_store_then_packaged(tmp_path, monkeypatch, capsys):
+    from deeperfour.models.store import packaged_dir
+
+    env, home = tmp_path / "env", tmp_path / "home"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    monkeypatch.delenv("DEEPERFOUR_MODEL_STORE", raising=False)
+    user = home / "deeperfour" / "weights"
+
+    model, _ = load_model("stabilize")
+    assert model.weights_path == packaged_dir() / "stabilizer-lite.safetensors"
+    assert cli("weights", "list") == 0
+    assert f"packaged               {packaged_dir()}" in capsys.readouterr().out
+
+    from_user = _weights_file(user / "stabilizer-lite.safetensors", offset=1.0)
+    model, _ = load_model("stabilize")
+    assert model.weights_path == user / "stabilizer-lite.safetensors"
+    assert torch.equal(model.state_dict()["conv3.conv2d.bias"], from_user["conv3.conv2d.bias"])
+
+    monkeypatch.setenv("DEEPERFOUR_MODEL_STORE", str(env))
+    model, _ = load_model("stabilize")
+    assert model.weights_path == user / "stabilizer-lite.safetensors"  # an empty env store hides nothing
+    _weights_file(env / "stabilizer-lite.safetensors", offset=2.0)
+    model, _ = load_model("stabilize")
+    assert model.weights_path == env / "stabilizer-lite.safetensors"
+
+    capsys.readouterr()
+    assert cli("weights", "list") == 0
+    listing = capsys.readouterr().out
+    assert listing.index(str(env)) < listing.index(str(user)) < listing.index(str(packaged_dir()))
+    assert f"stabilize  stabilizer-lite      {env / 'stabilizer-lite.safetensors'}  (DEEPERFOUR_MODEL_STORE)" in listing
+    assert f"colorize   colorizer-lite       {packaged_dir() / 'colorizer-lite.safetensors'}  (packaged)" in listing
+    assert "colorize   deoldify-stable      not installed: deeperfour weights download deoldify-stable" in listing
+
+
+def test_imports_go_to_the_user_store_unless_a_store_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DEEPERFOUR_MODEL_STORE", raising=False)
+    src = tmp_path / "lai.pth"
+    torch.save(checkpoint("lai2018"), src)
+    assert cli("weights", "import", str(src), "--model", "lai2018") == 0
+    assert (tmp_path / "home" / "deeperfour" / "weights" / "lai2018.safetensors").is_file()
+    monkeypatch.setenv("DEEPERFOUR_MODEL_STORE", str(tmp_path / "mine"))
+    assert cli("weights", "import", str(src), "--model", "lai2018") == 0
+    assert store_files(tmp_path / "mine") == ["lai2018.safetensors"]
+
+
+def test_a_style_goes_to_cartoongan_only(tmp_path, monkeypatch):
+    """`--cartoon hayao` hands the style to every stage: presets without styles must ignore it."""
+    model, preset = load_model("colorize", style="hayao")
+    assert preset.name == "colorizer-lite" and model.weights_path.name == "colorizer-lite.safetensors"
+    monkeypatch.setenv("DEEPERFOUR_MODEL_STORE", str(tmp_path))
+    with pytest.raises(WeightsError, match="no weights for cartoongan-hayao: download them"):
+        load_model("cartoonize", "cartoongan", style="hayao")

@@ -3,7 +3,7 @@
 # through the whole pipeline and comes back with the same number of frames.
 # Needs (from the orchestrator image): python with grpcio-health-checking, Debian ffmpeg/ffprobe and
 # the `deeperfour submit` command. GATEWAY, DEEPERFOUR_GATEWAY_TOKEN, STAGES (the enabled stages)
-# and TIMEOUT come from the pod.
+# and TIMEOUT come from the pod, and DEEPERFOUR_GATEWAY_CA_FILE when the gateway serves TLS.
 set -eu
 cd /tmp
 
@@ -11,7 +11,13 @@ python - <<'PY'
 import os, sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-with grpc.insecure_channel(os.environ["GATEWAY"]) as ch:
+ca = os.environ.get("DEEPERFOUR_GATEWAY_CA_FILE")
+if ca:
+    with open(ca, "rb") as f:
+        channel = grpc.secure_channel(os.environ["GATEWAY"], grpc.ssl_channel_credentials(f.read()))
+else:
+    channel = grpc.insecure_channel(os.environ["GATEWAY"])
+with channel as ch:
     status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=30).status
 if status != health_pb2.HealthCheckResponse.SERVING:
     sys.exit(f"gateway health is {health_pb2.HealthCheckResponse.ServingStatus.Name(status)}")

@@ -28,9 +28,6 @@ spec:
         {{- include "deeperfour.labels" . | nindent 8 }}
       annotations:
         checksum/torchserve-config: {{ include (print $.Template.BasePath "/torchserve-configmap.yaml") $ | sha256sum }}
-        prometheus.io/scrape: "true"
-        prometheus.io/port: "8082"
-        prometheus.io/path: "/metrics"
         {{- with $v.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -50,7 +47,6 @@ spec:
             - --start
             - --foreground
             - --ncs
-            - --disable-token-auth
             - --ts-config
             - /home/model-server/config.properties
             - --model-store
@@ -58,13 +54,13 @@ spec:
           args:
             - --models
             - {{ printf "%s=%s.mar" $c $c }}
+          # 8080: REST inference, for the kubelet's probes only (in no Service); management 8081 and metrics 8082
+          # listen on the pod's loopback (the ConfigMap), out of reach of anything outside the container.
           ports:
             - name: http
               containerPort: 8080
             - name: grpc
               containerPort: 7070
-            - name: metrics
-              containerPort: 8082
           env:
             {{- include "deeperfour.commonEnv" $ | nindent 12 }}
             - name: TS_DEFAULT_WORKERS_PER_MODEL
@@ -152,14 +148,9 @@ spec:
   selector:
     {{- include "deeperfour.selectorLabels" . | nindent 4 }}
   ports:
+    # the inference API the orchestrator calls, and nothing else
     - name: grpc
       port: 7070
       targetPort: grpc
       appProtocol: grpc
-    - name: http
-      port: 8080
-      targetPort: http
-    - name: metrics
-      port: 8082
-      targetPort: metrics
 {{- end -}}

@@ -19,6 +19,24 @@ def add_client_commands(subparsers) -> None:
             help="gateway host:port (default $DEEPERFOUR_GATEWAY_ADDRESS or 127.0.0.1:$DEEPERFOUR_GATEWAY_PORT)",
         )
         p.add_argument("--token", default=None, help="gateway token (default $DEEPERFOUR_GATEWAY_TOKEN)")
+        p.add_argument(
+            "--ca-file",
+            default=None,
+            help="PEM certificate(s) of the CA that signed a TLS gateway's certificate; implies --tls "
+            "(default $DEEPERFOUR_GATEWAY_CA_FILE)",
+        )
+        p.add_argument(
+            "--tls",
+            action="store_true",
+            default=None,
+            help="connect with TLS, trusting the system's CAs (default $DEEPERFOUR_GATEWAY_TLS)",
+        )
+        p.add_argument(
+            "--tls-server-name",
+            default=None,
+            help="the name in the gateway's certificate when it differs from the address's host, e.g. through "
+            "kubectl port-forward (default $DEEPERFOUR_GATEWAY_TLS_SERVER_NAME)",
+        )
         return p
 
     p = common(subparsers.add_parser("submit", help="send a film to the distributed stack"))
@@ -51,7 +69,9 @@ def add_client_commands(subparsers) -> None:
 def _client(args):
     from deeperfour.client import Client
 
-    return Client(args.address, token=args.token)
+    return Client(
+        args.address, token=args.token, tls=args.tls, ca_file=args.ca_file, tls_server_name=args.tls_server_name
+    )
 
 
 def _line(job) -> str:

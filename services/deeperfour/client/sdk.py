@@ -20,22 +20,38 @@ PART = 1 << 20  # upload message size (gRPC's default limit is 4 MB per message)
 
 
 class Client:
-    """address and token default to DEEPERFOUR_GATEWAY_ADDRESS (or 127.0.0.1:DEEPERFOUR_GATEWAY_PORT) and _TOKEN."""
+    """address and token default to DEEPERFOUR_GATEWAY_ADDRESS (or 127.0.0.1:DEEPERFOUR_GATEWAY_PORT) and _TOKEN.
+
+    TLS: `ca_file` (PEM roots that sign the gateway's certificate, DEEPERFOUR_GATEWAY_CA_FILE) or `tls=True` (the
+    system's roots, DEEPERFOUR_GATEWAY_TLS); `tls_server_name` when the certificate names another host than the
+    address (e.g. through `kubectl port-forward`)."""
 
     def __init__(
-        self, address: str | None = None, token: str | None = None, *, timeout: float = 60.0, secure: bool = False
+        self,
+        address: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        tls: bool | None = None,
+        ca_file: str | os.PathLike | None = None,
+        tls_server_name: str | None = None,
     ):
         defaults = settings.current().client
         self.address = address or defaults.address
         token = token if token is not None else defaults.token
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
-        options = [("grpc.max_receive_message_length", 8 * PART)]
-        self._channel = (
-            grpc.secure_channel(self.address, grpc.ssl_channel_credentials(), options=options)
-            if secure
-            else grpc.insecure_channel(self.address, options=options)
-        )
+        ca_file = ca_file or defaults.ca_file
+        tls_server_name = tls_server_name or defaults.tls_server_name
+        self.tls = bool(ca_file) or (tls if tls is not None else defaults.tls)
+        options: list[tuple[str, int | str]] = [("grpc.max_receive_message_length", 8 * PART)]
+        if self.tls:
+            if tls_server_name:
+                options.append(("grpc.ssl_target_name_override", tls_server_name))
+            credentials = grpc.ssl_channel_credentials(root_certificates=_read_ca(ca_file) if ca_file else None)
+            self._channel = grpc.secure_channel(self.address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(self.address, options=options)
         self._stub = jobs_service_pb2_grpc.JobsServiceStub(self._channel)
 
     def close(self) -> None:
@@ -53,7 +69,7 @@ class Client:
                 request, metadata=self._metadata, timeout=self.timeout if timeout == -1.0 else timeout
             )
         except grpc.RpcError as e:
-            raise _error(e, self.address) from None
+            raise _error(e, self.address, self.tls) from None
 
     # ---- jobs ----
     def submit(
@@ -109,7 +125,7 @@ class Job:
         try:
             yield from stream
         except grpc.RpcError as e:
-            raise _error(e, self.client.address) from None
+            raise _error(e, self.client.address, self.client.tls) from None
 
     def wait(self, progress: bool = False, timeout: float | None = None) -> Job:
         """Block until the job is finished; raise DeeperFourError when it failed or was cancelled."""
@@ -158,7 +174,7 @@ class Job:
                     f.write(part.data)
             os.replace(tmp, path)
         except grpc.RpcError as e:
-            raise _error(e, self.client.address) from None
+            raise _error(e, self.client.address, self.client.tls) from None
         finally:
             tmp.unlink(missing_ok=True)
         return path
@@ -171,10 +187,25 @@ def _upload(spec, path: Path) -> Iterator[jobs_service_pb2.SubmitJobRequest]:
             yield jobs_service_pb2.SubmitJobRequest(data=part)
 
 
-def _error(e: grpc.RpcError, address: str) -> DeeperFourError:
+def _read_ca(path: str | os.PathLike) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DeeperFourError(f"CA file {path}: {e.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise DeeperFourError(f"CA file {path} holds no PEM certificate")
+    return data
+
+
+def _error(e: grpc.RpcError, address: str, tls: bool) -> DeeperFourError:
     code = e.code()
     if code == grpc.StatusCode.UNAVAILABLE:
-        return DeeperFourError(f"gateway {address} is unreachable ({e.details()}); is the stack up?")
+        hint = (
+            "does the gateway use TLS, and does the CA (--ca-file) sign its certificate for this name?"
+            if tls
+            else "is the stack up? (a TLS gateway needs --ca-file or --tls)"
+        )
+        return DeeperFourError(f"gateway {address} is unreachable ({e.details()}); {hint}")
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return DeeperFourError(f"gateway refused the call: {e.details()} (set DEEPERFOUR_GATEWAY_TOKEN or --token)")
     return DeeperFourError(f"{code.name.lower()}: {e.details()}")

@@ -52,7 +52,10 @@ def producer(kafka: KafkaSettings):
 
 
 def consumer(kafka: KafkaSettings, group: str):
-    """A group member that commits by hand, after the outputs of a message are stored."""
+    """A group member that commits by hand, after the outputs of a message are stored.
+
+    An idle member asks the broker for messages every fetch_max_wait_ms; a broker answers as soon as one arrives, so
+    a longer wait delays nothing and costs both sides less CPU (measured with tansu: 8 ms/s at 500 ms, 2-5 at 2 s)."""
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
@@ -61,6 +64,7 @@ def consumer(kafka: KafkaSettings, group: str):
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=1,
+        fetch_max_wait_ms=2000,
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         session_timeout_ms=kafka.session_timeout_ms,
         heartbeat_interval_ms=kafka.heartbeat_interval_ms,

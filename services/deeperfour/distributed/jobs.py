@@ -41,11 +41,20 @@ class JobStore:
 
     def get(self, job_id: str) -> types_pb2.Job:
         """The merged view: submitted job + orchestrator status + cancel marker + done count."""
-        prefix = keys.job_prefix(job_id)
-        raw = self.storage.get_or_none(prefix + "job.pb")
+        return self.merged(self.record(job_id))
+
+    def record(self, job_id: str) -> types_pb2.Job:
+        """The Job as submitted (written once, so a watcher reads it once)."""
+        raw = self.storage.get_or_none(keys.job_prefix(job_id) + "job.pb")
         if raw is None:
             raise JobNotFound(job_id)
-        job = types_pb2.Job.FromString(raw)
+        return types_pb2.Job.FromString(raw)
+
+    def merged(self, record: types_pb2.Job) -> types_pb2.Job:
+        """A copy of the submitted `record` with the job's current status, cancel marker and done count."""
+        job = types_pb2.Job()
+        job.CopyFrom(record)
+        job_id, prefix = job.job_id, keys.job_prefix(job.job_id)
         status = self.status(job_id)
         if status is not None:
             for field in (
@@ -95,10 +104,9 @@ class JobStore:
 
     def list_ids(self) -> list[str]:
         ids = [p.rstrip("/").rsplit("/", 1)[-1] for p in self.storage.list("jobs/", recursive=False)]
-        return sorted(i for i in ids if keys.JOB_ID.match(i))
+        return sorted(i for i in ids if keys.is_job_id(i))
 
     def remove_intermediates(self, job_id: str) -> None:
         """Drop chunks, states and markers, whatever stages made them; keep the record, the input and the film."""
-        for key in self.storage.list(keys.job_prefix(job_id)):
-            if keys.is_intermediate(job_id, key):
-                self.storage.delete(key)
+        listed = self.storage.list(keys.job_prefix(job_id))
+        self.storage.delete_many([key for key in listed if keys.is_intermediate(job_id, key)])

@@ -20,15 +20,25 @@ from pathlib import Path
 
 from deeperfour.errors import DeeperFourError
 
-JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")  # always with fullmatch: `$` would also match before a final newline
 RECORD = ("job.pb", "status.pb", "cancel", "input/", "output.")  # what a job keeps once its chunks are gone
+
+
+def is_job_id(text: object) -> bool:
+    return isinstance(text, str) and _JOB_ID.fullmatch(text) is not None
 
 
 def check_job_id(job_id: str) -> str:
     """Job ids are 32 lowercase hex digits; anything else could escape the job's prefix."""
-    if not isinstance(job_id, str) or not JOB_ID.match(job_id):
-        raise DeeperFourError(f"malformed job id {job_id!r}: expected 32 lowercase hex digits")
+    if not is_job_id(job_id):
+        raise DeeperFourError(f"malformed job id {shown(job_id)}: expected 32 lowercase hex digits")
     return job_id
+
+
+def shown(value: object, limit: int = 48) -> str:
+    """A value for an error message: its repr, cut short when long (ids and names come from users)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
 
 
 def shot_id(job_id: str, shot_index: int) -> str:

@@ -102,6 +102,16 @@ class ObjectStorage:
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, key)
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete `keys` in one request per thousand (S3 DeleteObjects); a missing key is no error."""
+        from minio.deleteobjects import DeleteObject
+
+        if not keys:
+            return
+        errors = list(self.client.remove_objects(self.bucket, [DeleteObject(k) for k in keys]))
+        if errors:
+            raise OSError(f"could not delete {len(errors)} object(s), e.g. {errors[0].name}: {errors[0].message}")
+
     def _open(self, key: str):
         from minio.error import S3Error
 

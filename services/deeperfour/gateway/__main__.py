@@ -12,7 +12,7 @@ def main() -> int:
     settings.prefer_sleeping_threads()
     logs.setup("gateway")
     try:
-        settings.load()
+        gateway = settings.load().gateway
         from deeperfour.gateway.server import build_server
 
         server, port = build_server()
@@ -20,7 +20,12 @@ def main() -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     server.start()
-    logging.getLogger("deeperfour.gateway").info("serving deeperfour.v1.JobsService on port %d", port)
+    logging.getLogger("deeperfour.gateway").info(
+        "serving deeperfour.v1.JobsService on %s:%d (%s)",
+        gateway.bind_address,
+        port,
+        "TLS" if gateway.tls_cert else "plaintext",
+    )
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=10))
     server.wait_for_termination()
     return 0

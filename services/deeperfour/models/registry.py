@@ -38,6 +38,8 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset("deoldify-video", "colorize", True, "deoldify_video", {"render_factor": 21}, UnetConfig()),
+        # DeOldify's "stable" weights: the video preset's architecture (ColorizeStable_gen), its image default render
+        Preset("deoldify-stable", "colorize", True, "deoldify_video", {"render_factor": 35}, UnetConfig()),
         Preset(
             "deoldify-artistic",
             "colorize",

@@ -1,17 +1,20 @@
-"""Weights on disk: safetensors in the model store, and the one-time import of official checkpoints.
+"""Weights on disk: safetensors found along the store search path (models/store.py), and the one-time import of
+official checkpoints.
 
 Official .pth files are read once with torch.load(weights_only=True) (no code runs), checked key by key and
 shape by shape against the preset's model, and written as <store>/<preset>.safetensors
-(cartoongan-<style>.safetensors) with metadata: the source's sha256 and path, and the preset.
+(cartoongan-<style>.safetensors) with metadata: the source's sha256 and path (or URL), and the preset.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import re
 import tempfile
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -22,41 +25,43 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from deeperfour import settings
+from deeperfour import __version__, settings
 from deeperfour.errors import WeightsError
-from deeperfour.models.cartoongan import STYLES
+from deeperfour.models import store as stores
+from deeperfour.models.catalog import BACKBONE, SOURCES, STYLES, store_name
 from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset
+
+log = logging.getLogger(__name__)
 
 
 def installed_name(preset: Preset, style: str | None = None) -> str:
-    """The store name of a preset's weights: '<preset>' or '<preset>-<style>' (cartoongan: hayao by default)."""
-    if preset.name == "cartoongan":
-        style = (style or STYLES[0]).lower()
-        if style not in STYLES:
-            raise WeightsError(f"unknown CartoonGAN style {style!r}; valid: {', '.join(STYLES)}")
-    return f"{preset.name}-{style.lower()}" if style else preset.name
+    """The store name of a preset's weights (catalog.store_name): the style counts for cartoongan only."""
+    return store_name(preset.name, style)
 
 
 def resolve_weights(
     preset: Preset, weights: str | os.PathLike | None, *, style: str | None = None, store: Path | None = None
 ) -> Path | None:
-    """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent)."""
-    store = Path(store) if store else settings.current().model_store
+    """The file to load: an explicit .safetensors path, an installed name, or the preset's default (None if absent).
+    Names are looked up along the search path (DEEPERFOUR_MODEL_STORE, per-user store, packaged), or in `store`."""
     weights = os.fspath(weights) if weights is not None else None
     if weights is None:
-        path = store / f"{installed_name(preset, style)}.safetensors"
-        return path if path.is_file() else None
+        found = stores.find(installed_name(preset, style), Path(store) if store else None)
+        return found[0] if found else None
     if weights.endswith((".pth", ".pt", ".pkl")):
         raise WeightsError(
             f"{weights} is a PyTorch checkpoint: import it first (deeperfour weights import {weights} --model …)"
         )
     if weights.endswith(".safetensors") or os.sep in weights:
         path = Path(weights)
-    else:
-        path = store / f"{weights}.safetensors"
-    if not path.is_file():
-        raise WeightsError(f"weights {weights!r} not found (looked for {path}); see `deeperfour weights list`")
-    return path
+        if not path.is_file():
+            raise WeightsError(f"weights {weights!r} not found (no file {path}); see `deeperfour weights list`")
+        return path
+    found = stores.find(weights, Path(store) if store else None)
+    if found is None:
+        where = ", ".join(str(p.path) for p in stores.search_path()) if store is None else str(store)
+        raise WeightsError(f"weights {weights!r} not found (looked in {where}); see `deeperfour weights list`")
+    return found[0]
 
 
 def load_into(model: nn.Module, path: Path, preset: Preset) -> None:
@@ -91,13 +96,50 @@ def load_model(
     path = resolve_weights(p, weights, style=style)
     if path is None:
         if not allow_random:
-            raise WeightsError(
-                f"no weights for {installed_name(p, style)}: train them (deeperfour train …) "
-                "or import them (deeperfour weights import …)"
-            )
+            raise WeightsError(missing_message(installed_name(p, style)))
     else:
         load_into(model, path, p)
+    log.info("%s: %s, weights %s", stage, p.name, path or "seeded random init")
+    model.weights_path = path  # what the output's provenance tag names (None: the seeded random init)
     return model.to(device, memory_format=torch.channels_last).eval(), p
+
+
+def missing_message(name: str) -> str:
+    model = name.replace("cartoongan-", "cartoongan:")
+    if model in SOURCES:
+        return (
+            f"no weights for {name}: download them (deeperfour weights download {model}) "
+            f"or import them (deeperfour weights import FILE --model {model})"
+        )
+    if model in PRESETS and PRESETS[model].exact:
+        return (
+            f"no weights for {name}: import the published checkpoint (deeperfour weights import FILE --model {model})"
+        )
+    return f"no weights for {name}: train them (deeperfour train …) or import them (deeperfour weights import …)"
+
+
+_hashes: dict[tuple[str, int, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a weights file, computed once per process and file version."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key not in _hashes:
+            _hashes[key] = sha256(path)
+        return _hashes[key]
+
+
+def made_with(stages) -> str:
+    """The output's provenance tag: DeeperFour's version, then each stage's preset and the sha256 of its weights."""
+    parts = []
+    for s in stages:
+        path = getattr(s.model, "weights_path", None)
+        digest = f"sha256:{file_sha256(path)}" if path else "random-init"
+        parts.append(f"{s.name}={s.preset.name} {digest}")
+    return f"DeeperFour {__version__}; " + "; ".join(parts)
 
 
 @dataclass
@@ -177,15 +219,29 @@ def _first_line(e: BaseException) -> str:
     return text[0].split(". ")[0].rstrip(".") if text and text[0] else type(e).__name__
 
 
-BACKBONE = "mobilenet_v2-imagenet"  # the colorizer's pretrained encoder, from TensorFlow Lite (models/mobilenet.py)
+def fill_untracked_buffers(sd: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> list[str]:
+    """Add the BatchNorm `num_batches_tracked` counters that checkpoints saved before PyTorch 0.4.1 lack (Lai et al.'s
+    was saved with 0.4.0), as torch's own loader does for old state_dicts: a counter at 0, which inference never
+    reads. Only these counters are filled, and only where the module's running statistics are present; returns the
+    keys filled."""
+    filled = []
+    for key, like in expected.items():
+        prefix = key[: -len("num_batches_tracked")]
+        if key.endswith("num_batches_tracked") and key not in sd and f"{prefix}running_mean" in sd:
+            sd[key] = torch.zeros_like(like)
+            filled.append(key)
+    return filled
 
 
-def import_checkpoint(source: str | Path, model: str, store: str | Path | None = None) -> tuple[Path, KeyReport, int]:
+def import_checkpoint(
+    source: str | Path, model: str, store: str | Path | None = None, *, provenance: dict[str, str] | None = None
+) -> tuple[Path, KeyReport, int]:
     """Check and convert an official checkpoint; model is a preset name, 'cartoongan:STYLE', or
     'mobilenet_v2-imagenet' (a TensorFlow Lite MobileNetV2 1.0, dequantized).
 
     Returns (written path, report, number of tensors). Any mismatch raises WeightsError; the store only
-    ever sees a complete file (temp name + rename).
+    ever sees a complete file (temp name + rename). `provenance` (e.g. the URL it was downloaded from) goes into the
+    file's metadata beside the source's sha256.
     """
     source = Path(source)
     if model == BACKBONE:
@@ -206,15 +262,22 @@ def import_checkpoint(source: str | Path, model: str, store: str | Path | None =
         target_name = installed_name(preset, style or None)
         sd, expected = read_checkpoint(source), build_model(preset).state_dict()
         meta = {"preset": preset.name, "style": style.lower()}
+        filled = fill_untracked_buffers(sd, expected)
+        if filled:
+            meta["filled"] = f"{len(filled)} num_batches_tracked counters (a checkpoint from PyTorch < 0.4.1)"
     report = compare(sd, expected) if expected is not None else KeyReport([], [], [])
     if report:
         raise WeightsError(f"{source} is not a {target_name} checkpoint: {report.summary()}")
     tensors = {k: _to_store_dtype(v, expected[k]) if expected else v.contiguous() for k, v in sd.items()}
 
     store = Path(store) if store else settings.current().model_store
-    store.mkdir(parents=True, exist_ok=True)
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise WeightsError(f"cannot create the model store {store}: {e.strerror}") from None
     target = store / f"{target_name}.safetensors"
     meta.update(source=str(source.resolve()), source_sha256=sha256(source))
+    meta.update(provenance or {})
     fd, tmp = tempfile.mkstemp(prefix=f".{target_name}.", suffix=".tmp", dir=store)
     os.close(fd)
     try:
@@ -246,15 +309,4 @@ def _to_store_dtype(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def installed(store: str | Path | None = None) -> list[tuple[str, Path, dict]]:
     """(name, path, metadata) of every .safetensors in the store."""
-    from safetensors import safe_open
-
-    store = Path(store) if store else settings.current().model_store
-    rows = []
-    for path in sorted(store.glob("*.safetensors")) if store.is_dir() else []:
-        try:
-            with safe_open(str(path), "pt") as f:
-                meta = f.metadata() or {}
-        except (SafetensorError, OSError):
-            meta = {"error": "unreadable"}
-        rows.append((path.stem, path, meta))
-    return rows
+    return stores.installed(Path(store) if store else settings.current().model_store)

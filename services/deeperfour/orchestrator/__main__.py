@@ -3,11 +3,13 @@
 import sys
 
 from deeperfour import logs, settings
+from deeperfour.distributed.memory import keep_freed_memory
 from deeperfour.errors import DeeperFourError
 
 
 def main() -> int:
     settings.prefer_sleeping_threads()
+    keep_freed_memory()  # chunk after chunk of frames: reuse the freed buffers' pages
     logs.setup("orchestrator")
     try:
         settings.load()

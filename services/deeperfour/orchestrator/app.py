@@ -56,7 +56,7 @@ class Orchestrator:
         self.consumer.subscribe([bus.SUBMITTED, bus.READY], listener=Listener())
         try:
             while not self.stopping:
-                for tp, records in self.consumer.poll(timeout_ms=500, max_records=1).items():
+                for tp, records in self.consumer.poll(timeout_ms=1000, max_records=1).items():  # SIGTERM: <= 1 s
                     for record in records:
                         try:
                             self.handle(record.topic, record.value)
@@ -131,9 +131,10 @@ class Orchestrator:
             if self.finished_or_stopped(c.job_id):  # e.g. the job was cancelled while this chunk ran
                 self.drop_chunk(ready)
                 return
+            attempts = f"{e.attempts} attempt" + ("s" if e.attempts > 1 else "")
             reason = (
                 f"chunk {c.shot_index}/{c.chunk_index} (frames {c.first_frame}-"
-                f"{c.first_frame + c.frame_count - 1}) failed after {e.attempts} attempts: {e.reason}"
+                f"{c.first_frame + c.frame_count - 1}) failed after {attempts}: {e.reason}"
             )
             self.producer.send(
                 bus.DEAD,
@@ -142,12 +143,16 @@ class Orchestrator:
             )
             self.fail(c.job_id, reason)
             return
-        if self.finished_or_stopped(c.job_id):  # cancelled or failed meanwhile: leave nothing behind
+        # One look at the job after the chunk, shared by the checks below (each object-store request costs CPU)
+        status, cancelled = self.jobs.status(c.job_id), self.jobs.cancelled(c.job_id)
+        if cancelled or (status is not None and status.state in TERMINAL):  # leave nothing behind
             self.drop_chunk(ready)
             return
         log.info("job %s: chunk %d/%d done (%d frames)", c.job_id, c.shot_index, c.chunk_index, c.frame_count)
-        self.publish(c.job_id, types_pb2.JOB_STATE_RUNNING, f"chunk {c.shot_index}/{c.chunk_index} done")
-        self.maybe_assemble(c.job_id)
+        done = self.done_count(c.job_id)
+        message = f"chunk {c.shot_index}/{c.chunk_index} done"
+        self.publish(c.job_id, types_pb2.JOB_STATE_RUNNING, message, status=status, done=done)
+        self.maybe_assemble(c.job_id, status=status, done=done)
 
     def run_stages(self, ready: events_pb2.ChunkReady) -> None:
         c, stages = ready.chunk, list(ready.stages)
@@ -160,13 +165,12 @@ class Orchestrator:
         status = self.jobs.status(c.job_id)
         if status is not None and status.state == types_pb2.JOB_STATE_SUCCEEDED:
             return
-        prefix = keys.job_prefix(c.job_id)
-        for key in self.storage.list(prefix):
-            if key.endswith(f"/{c.shot_index:06d}/{c.chunk_index:06d}"):
-                self.storage.delete(key)
+        mine = f"/{c.shot_index:06d}/{c.chunk_index:06d}"
+        self.storage.delete_many([key for key in self.storage.list(keys.job_prefix(c.job_id)) if key.endswith(mine)])
 
     def with_retries(self, work):
-        """Retry transient failures for up to retry_seconds, permanent ones permanent_attempts times."""
+        """Retry transient failures (a server down, a connection lost) for up to retry_seconds; a permanent one (the
+        input itself is unusable, so the same request can only fail again) ends the work at once."""
         deadline = time.monotonic() + self.settings.retry_seconds
         attempt = 0
         while True:
@@ -176,8 +180,7 @@ class Orchestrator:
             except DeeperFourError as e:  # the input itself is unusable: retrying cannot help
                 raise ChunkDead(str(e), attempt) from None
             except Exception as e:
-                permanent = isinstance(e, StageFailed) and e.permanent
-                if (permanent and attempt >= self.settings.permanent_attempts) or time.monotonic() > deadline:
+                if (isinstance(e, StageFailed) and e.permanent) or time.monotonic() > deadline:
                     raise ChunkDead(str(e), attempt) from None
                 log.warning("attempt %d failed, retrying: %s", attempt, e)
             for _ in range(int(min(2**attempt, 8) * 4)):  # back off, but answer SIGTERM within 0.25 s
@@ -186,17 +189,20 @@ class Orchestrator:
                 time.sleep(0.25)
 
     # ---- completion ----
-    def maybe_assemble(self, job_id: str) -> None:
+    def maybe_assemble(self, job_id: str, status: types_pb2.Job | None = None, done: int | None = None) -> None:
+        """Assemble the film once every chunk is done; `status` and `done` (the done count), when given, were read
+        after this process's last chunk was marked done."""
         from deeperfour.orchestrator.assemble import assemble
 
-        status = self.jobs.status(job_id)
+        status = self.jobs.status(job_id) if status is None else status
         if status is None or status.state != types_pb2.JOB_STATE_RUNNING or not status.chunks_total:
             return
-        if self.storage.count(keys.job_prefix(job_id) + "done/") < status.chunks_total or self.jobs.cancelled(job_id):
+        done = self.done_count(job_id) if done is None else done
+        if done < status.chunks_total or self.jobs.cancelled(job_id):
             return
-        job = self.jobs.get(job_id)
+        job = self.jobs.record(job_id)
         log.info("job %s: assembling %d frames", job_id, status.frames_total)
-        self.publish(job_id, types_pb2.JOB_STATE_RUNNING, "assembling the film")
+        self.publish(job_id, types_pb2.JOB_STATE_RUNNING, "assembling the film", status=status, done=done)
         try:
             output = self.with_retries(lambda: assemble(job, self.storage, status.frames_total))
         except ChunkDead as e:
@@ -218,18 +224,28 @@ class Orchestrator:
         self.jobs.remove_intermediates(job_id)
 
     def set_state(self, job_id: str, state: types_pb2.JobState, message: str, **fields) -> None:
-        self.jobs.set_status(job_id, state, **fields)
-        self.publish(job_id, state, message)
+        self.publish(job_id, state, message, status=self.jobs.set_status(job_id, state, **fields))
 
-    def publish(self, job_id: str, state: types_pb2.JobState, message: str) -> None:
-        status = self.jobs.status(job_id)
+    def done_count(self, job_id: str) -> int:
+        return self.storage.count(keys.job_prefix(job_id) + "done/")
+
+    def publish(
+        self,
+        job_id: str,
+        state: types_pb2.JobState,
+        message: str,
+        status: types_pb2.Job | None = None,
+        done: int | None = None,
+    ) -> None:
+        """A JobEvent; `status` and `done` (the done count) when the caller has just read them."""
+        status = self.jobs.status(job_id) if status is None else status
         event = events_pb2.JobEvent(
             job_id=job_id,
             state=state,
             message=message,
             time_unix_ms=now_ms(),
             chunks_total=status.chunks_total if status else 0,
-            chunks_done=self.storage.count(keys.job_prefix(job_id) + "done/"),
+            chunks_done=self.done_count(job_id) if done is None else done,
         )
         self.producer.send(bus.EVENTS, key=job_id.encode(), value=event.SerializeToString())
 
@@ -250,7 +266,7 @@ def build_app(
     storage.ensure_bucket()
     if consumer is None or producer is None:
         bus.ensure_topics(kafka)
-    model_servers = model_servers or ModelServers(settings.model_servers, settings.stage_timeout_s)
+    model_servers = model_servers or ModelServers(settings.model_servers, settings.stage_timeout_s, settings.key_files)
     return Orchestrator(
         settings,
         storage,

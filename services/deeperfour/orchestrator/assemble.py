@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deeperfour.distributed import codec, keys
 from deeperfour.distributed.storage import ObjectStorage
+from deeperfour.pipeline import table
 from deeperfour.v1 import types_pb2
 
 
@@ -26,7 +27,7 @@ def assemble(job: types_pb2.Job, storage: ObjectStorage, frames_total: int) -> s
         encoder = Encoder(str(Path(tmp) / f"output.{ext}"), info, audio_from=str(source))
         try:
             for marker in done:
-                for frame in codec.decode(storage.get(storage.get(marker).decode())):
+                for frame in codec.decode(storage.get(last_output(job, marker))):
                     encoder.write(frame)
             if encoder.frames != frames_total:
                 raise OutputError(f"assembled {encoder.frames} frames, expected {frames_total}")
@@ -36,3 +37,11 @@ def assemble(job: types_pb2.Job, storage: ObjectStorage, frames_total: int) -> s
             raise
         storage.put_file(out_key, path)
     return out_key
+
+
+def last_output(job: types_pb2.Job, done_marker: str) -> str:
+    """The key of the last stage's chunk that a done marker stands for (the marker holds it too; deriving it saves a
+    request per chunk)."""
+    shot, chunk = (int(part) for part in done_marker.rsplit("/", 2)[1:])
+    last = table.storage_names(list(job.options.stages))[-1]
+    return keys.chunk_key(job.job_id, last, shot, chunk)

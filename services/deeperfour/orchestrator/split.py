@@ -4,6 +4,7 @@ each stored as one object and announced on Kafka."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from deeperfour.distributed import codec, keys
 from deeperfour.distributed.storage import ObjectStorage
 from deeperfour.errors import InputError
 from deeperfour.v1 import events_pb2, types_pb2
+
+STOP_CHECK_S = 1.0  # a cancelled job's split stops within this: each look costs two object-store requests
 
 
 def split_job(
@@ -38,10 +41,14 @@ def _split(job, path: Path, storage, chunk_frames, announce, should_stop) -> dic
     from deeperfour.video.probe import probe
 
     info = probe(str(path))
+    finished = set(storage.list(keys.job_prefix(job.job_id) + "done/"))  # a re-split skips finished chunks
     count = frames = shots = 0
+    look = time.monotonic() + STOP_CHECK_S
     for chunk in chunks(read_frames(str(path), info), float(info.fps), chunk_frames):
-        if count and should_stop():
-            return None
+        if time.monotonic() >= look:
+            if should_stop():
+                return None
+            look = time.monotonic() + STOP_CHECK_S
         ref = types_pb2.ChunkRef(
             job_id=job.job_id,
             shot_index=chunk.shot,
@@ -51,7 +58,7 @@ def _split(job, path: Path, storage, chunk_frames, announce, should_stop) -> dic
             width=info.width,
             height=info.height,
         )
-        if not storage.exists(keys.done_key(job.job_id, chunk.shot, chunk.index)):  # a re-split skips finished chunks
+        if keys.done_key(job.job_id, chunk.shot, chunk.index) not in finished:
             source = keys.chunk_key(job.job_id, "source", chunk.shot, chunk.index)
             storage.put(source, codec.encode(np.stack(chunk.frames)))
             announce(events_pb2.ChunkReady(chunk=ref, stages=list(job.options.stages)))

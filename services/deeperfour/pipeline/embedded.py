@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
+import shutil
+import stat
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
-from deeperfour.errors import OutputError
-from deeperfour.pipeline import table
+from deeperfour.errors import InputError, OutputError
+from deeperfour.models import registry
+from deeperfour.models.weights import made_with
+from deeperfour.pipeline import options, signals, table
 from deeperfour.pipeline.chunks import chunks
 from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 from deeperfour.pipeline.runner import run_chunk
 from deeperfour.pipeline.stages import build_stages
+from deeperfour.video import colour, timing, verify, workdir
 from deeperfour.video.io import Encoder, check_output, read_frames
 from deeperfour.video.probe import probe
 
@@ -54,62 +58,120 @@ def modernize(
     pix_fmt=None,
     quiet=False,
     allow_random=False,
+    recolor=False,
 ) -> dict:
-    """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, notes)."""
+    """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, notes).
+
+    A colour film keeps its colours (colorize is skipped, with a note) unless `recolor`. Ctrl-C, SIGTERM and SIGHUP
+    raise KeyboardInterrupt (errors.Interrupted) after everything written so far is removed."""
     input, output = str(input), str(output)
     stages = table.parse(stages)
-    info = probe(input)
-    check_paths(input, output)
-    pipeline = build_stages(
-        stages,
-        preset=preset,
-        weights=weights,
-        style=style,
-        device=device,
-        batch_size=batch_size,
-        render_factor=render_factor,
-        allow_random=allow_random,
-    )
-    encoder = Encoder(output, info, audio_from=input, codec=codec, crf=crf, preset=encoder_preset, pix_fmt=pix_fmt)
-    run = _Run(info, pipeline, encoder, max(1, chunk_frames), quiet)
-    with _ctrl_c(run):
+    options.check_numbers(render_factor=render_factor, batch_size=batch_size, chunk_frames=chunk_frames, device=device)
+    notes: list[str] = []
+    for note in options.stage_notes(stages):
+        _say(notes, note)
+    with signals.catching() as caught, ExitStack() as cleanup:
+        if not Path(input).exists():
+            probe(input)  # its one line for a missing input comes before any about the output
+        check_paths(input, output)
+        removed = workdir.clean_stale(Path(output).parent)
+        if removed:
+            _say(notes, f"removed {len(removed)} temporary folder(s) left by an interrupted run: {', '.join(removed)}")
+        source = _seekable(input, output, cleanup, notes)
+        try:
+            info = probe(source)
+        except InputError as e:
+            raise InputError(str(e).replace(source, input)) from None
+        stages = _keep_colour(input, info, stages, recolor, notes)
+        presets = [registry.get_preset(name, _pick(preset, name, "lite")) for name in stages]
+        chunk = min(chunk_frames, info.frame_count)
+        options.check_memory(info.width, info.height, presets, render_factor, chunk, on_cpu=device.startswith("cpu"))
+        pipeline = build_stages(
+            stages,
+            preset=preset,
+            weights=weights,
+            style=style,
+            device=device,
+            batch_size=batch_size,
+            render_factor=render_factor,
+            allow_random=allow_random,
+        )
+        encoder = Encoder(
+            output,
+            info,
+            audio_from=source,
+            codec=codec,
+            crf=crf,
+            preset=encoder_preset,
+            pix_fmt=pix_fmt,
+            comment=made_with(pipeline),  # DeeperFour's version, each stage's preset and weights hash
+            times=timing.frame_times(source, info.fps),  # None for a constant frame rate
+        )
+        run = _Run(info, pipeline, encoder, chunk_frames, quiet, caught)
         try:
             run.go()
-            run.check_interrupt()
+            caught.check()
             encoder.close()
         except BaseException:
             run.stop.set()
             encoder.abort()
             raise
-    return run.summary()
+    summary = run.summary()
+    summary["notes"] = notes + encoder.notes
+    return summary
 
 
-@contextmanager
-def _ctrl_c(run):
-    """Ctrl-C raises KeyboardInterrupt once and is remembered: a press that Python delivers inside a finaliser is
-    printed and dropped there, so the inference loop re-raises it at the next chunk; later presses are ignored, so
-    an impatient second press cannot cut the clean-up short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _say(notes: list[str], note: str) -> None:
+    notes.append(note)
+    print(f"deeperfour: note: {note}", file=sys.stderr)
 
-    def on_sigint(signum, frame):
-        if run.interrupted:
-            return
-        run.interrupted = True
-        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+def _pick(value, name: str, default):
+    return value.get(name, default) if isinstance(value, dict) else value
+
+
+def _seekable(input: str, output: str, cleanup: ExitStack, notes: list[str]) -> str:
+    """The input as a file that can be read several times (probe, colour samples, decode, mux): a pipe or another
+    stream (a FIFO, /dev/stdin) is first copied into a temporary folder beside the output."""
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        mode = os.stat(input).st_mode
+    except OSError as e:
+        raise InputError(f"{input}: cannot be read ({e.strerror})") from None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)):
+        return input
+    folder = workdir.make(Path(output).parent)
+    cleanup.callback(workdir.remove, folder)
+    copy = os.path.join(folder, "input")
+    _say(notes, f"{input} is a stream, not a file: reading it into {folder} first")
+    try:
+        with open(input, "rb") as src, open(copy, "wb") as dst:  # waits for a writer; Ctrl-C ends the wait
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except OSError as e:
+        error = verify.explain(e, Path(output))
+        raise error if error is not e else InputError(f"{input}: cannot be read ({e.strerror})") from None
+    return copy
+
+
+def _keep_colour(name: str, info, stages: list[str], recolor: bool, notes: list[str]) -> list[str]:
+    """A film already in colour keeps its colours: colorize is dropped unless `recolor` (a faded colour film)."""
+    if "colorize" not in stages or recolor:
+        return stages
+    share = colour.colour_share(info)
+    if share <= colour.COLOUR_SHARE:
+        return stages
+    what = f"{name} is already in colour ({share:.0%} of sampled pixels carry colour)"
+    kept = [s for s in stages if s != "colorize"]
+    kept = [s for k, s in enumerate(kept) if k == 0 or s != kept[k - 1]]  # stabilize,colorize,stabilize: once
+    if not kept:
+        raise InputError(f"{what}; colorize would replace its colours: pass --recolor to colorize it anyway")
+    _say(notes, f"{what}: its colours are kept and colorize is skipped; pass --recolor to colorize it anyway")
+    return kept
 
 
 class _Run:
     """One film through the pipeline; owns the reader and writer threads."""
 
-    def __init__(self, info, stages, encoder, chunk_frames, quiet):
+    def __init__(self, info, stages, encoder, chunk_frames, quiet, caught: signals.Catcher):
         self.info, self.stages, self.encoder, self.chunk_frames = info, stages, encoder, chunk_frames
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=2)  # chunks
@@ -118,7 +180,7 @@ class _Run:
         self.shots = 0
         self.errors: list[BaseException] = []
         self.quiet = quiet
-        self.interrupted = False
+        self.caught = caught
         self.started = time.perf_counter()
 
     def go(self) -> None:
@@ -171,14 +233,10 @@ class _Run:
         finally:
             frames.close()
 
-    def check_interrupt(self) -> None:
-        if self.interrupted:
-            raise KeyboardInterrupt
-
     def _infer(self) -> None:
         states: list = [None] * len(self.stages)
         while (item := self.decoded.get()) is not _END:
-            self.check_interrupt()
+            self.caught.check()
             if isinstance(item, BaseException):
                 raise item
             source, starts_shot = item
@@ -213,5 +271,4 @@ class _Run:
                 for name, t in self.timings.items()
             },
             "presets": [s.preset.name for s in self.stages],
-            "notes": self.encoder.notes,
         }

@@ -17,12 +17,14 @@ def frames_to_tensor(frames) -> torch.Tensor:
     so a layout that depended on where the frames came from would break embedded/distributed parity.
     """
     arr = np.stack(frames) if isinstance(frames, (list, tuple)) else np.asarray(frames)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+    planes = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
+    return torch.empty(planes.shape, dtype=torch.float32).copy_(planes).div_(255.0)  # one pass less than .contiguous()
 
 
 def tensor_to_frames(x: torch.Tensor) -> np.ndarray:
     """float32 (T, 3, H, W) in [0, 1] -> uint8 (T, H, W, 3); exact for tensors on 8-bit levels."""
-    return x.clamp(0, 1).mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    levels = x.mul(255).round_().clamp_(0, 255)  # the same bytes as clamping first, one pass less
+    return levels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def quantize_(x: torch.Tensor) -> torch.Tensor:

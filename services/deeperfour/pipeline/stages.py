@@ -2,18 +2,34 @@
 
 A stage maps a chunk of frames of ONE shot, float32 (T, 3, H, W) in [0, 1], to the same shape, on 8-bit levels
 (see pipeline/frames.py).
+
+Results do not depend on how frames are grouped: a model always sees one frame per call (MODEL_BATCH). On a CPU,
+oneDNN picks other convolution kernels for a batch of one than for larger batches; their float results differ in
+the last bits, and the stabilizer's recurrence carried that further (up to 14 levels between --batch-size 1 and 8).
+Frames under MIN_SIDE px on a side are padded for the models (edge pixels repeated) and cropped back.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from deeperfour.errors import DeeperFourError
+from deeperfour.errors import DeeperFourError, InputError
 from deeperfour.models import registry
 from deeperfour.models.weights import load_model
 from deeperfour.pipeline import table
 from deeperfour.pipeline.frames import quantize_
+from deeperfour.pipeline.options import check_numbers
 from deeperfour.pipeline.state import ShotState
+
+MODEL_BATCH = 1  # frames per model call, whatever the batch size: results must not depend on the grouping
+MIN_SIDE = 32  # px; the stabilizers' down-sampling needs at least this much (stabilizer-lite fails under 17 px)
+
+
+def pad_small(frames: torch.Tensor) -> torch.Tensor:
+    """Frames padded at the right and bottom, edge pixels repeated, to at least MIN_SIDE px on each side."""
+    h, w = frames.shape[-2:]
+    return F.pad(frames, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
 
 
 class Stage:
@@ -30,8 +46,12 @@ class Stage:
         return table.info(self.name).stateful
 
     def __call__(self, frames: torch.Tensor, source: torch.Tensor, state: ShotState | None):
+        h, w = frames.shape[-2:]
         with torch.inference_mode():
-            return self.process(frames, source, state)
+            if h >= MIN_SIDE and w >= MIN_SIDE:
+                return self.process(frames, source, state)
+            out, state = self.process(pad_small(frames), pad_small(source), state)
+            return out[..., :h, :w].contiguous(), state
 
     def process(self, frames, source, state):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -41,10 +61,10 @@ class Stage:
 
 
 class PerFrameStage(Stage):
-    """Stateless: frames are processed independently, in batches of `batch_size`; `apply` returns 8-bit levels."""
+    """Stateless: frames are processed independently, MODEL_BATCH at a time; `apply` returns 8-bit levels."""
 
     def process(self, frames, source, state):
-        out = [self.apply(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
+        out = [self.apply(frames[i : i + MODEL_BATCH]) for i in range(0, len(frames), MODEL_BATCH)]
         return torch.cat(out), None
 
     def apply(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -113,10 +133,22 @@ def build_stage(
 ) -> Stage:
     """Load the model of `stage` and wrap it; the same call in every mode."""
     table.info(stage)  # one line for an unknown stage
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeeperFourError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    check_numbers(render_factor=render_factor, batch_size=batch_size, chunk_frames=1, device=device)
+    check_device(device)
     model, spec = load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
     return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor)
+
+
+def check_device(device: str) -> None:
+    """cpu, or a CUDA GPU that this machine has."""
+    kind, _, index = device.partition(":")
+    if kind != "cuda":
+        return
+    if not torch.cuda.is_available():
+        raise DeeperFourError(f"--device {device} was asked for but no CUDA GPU is available; use --device cpu")
+    count = torch.cuda.device_count()
+    if index and int(index) >= count:
+        raise InputError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
 
 
 def build_stages(names, *, preset="lite", weights=None, **options) -> list[Stage]:

@@ -1,7 +1,13 @@
 """The client side of the model servers: TorchServe's gRPC inference API, and the backend through which the
-orchestrator's `run_chunk` calls them."""
+orchestrator's `run_chunk` calls them.
+
+With TorchServe's token authorization on (the local stack), every call carries the model server's inference key,
+read from its key_file.json at each call: a restarted model server writes new keys."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from deeperfour.distributed import keys
 from deeperfour.pipeline import table
@@ -19,14 +25,15 @@ class StageFailed(Exception):
 
 
 class ModelServers:
-    """One gRPC channel per model server (component -> host:port); `run(request)` -> StageResponse."""
+    """One gRPC channel per model server (component -> host:port); `run(request)` -> StageResponse.
+    `key_files`: component -> TorchServe key_file.json, for model servers with token authorization."""
 
-    def __init__(self, addresses: dict[str, str], timeout: float):
+    def __init__(self, addresses: dict[str, str], timeout: float, key_files: dict[str, str] | None = None):
         import grpc
 
         from deeperfour.torchserve import inference_pb2_grpc
 
-        self.addresses, self.timeout = addresses, timeout
+        self.addresses, self.timeout, self.key_files = addresses, timeout, key_files or {}
         options = [("grpc.max_send_message_length", 16 * _MB), ("grpc.max_receive_message_length", 16 * _MB)]
         self._channels = {c: grpc.insecure_channel(a, options=options) for c, a in addresses.items()}
         self._stubs = {c: inference_pb2_grpc.InferenceAPIsServiceStub(ch) for c, ch in self._channels.items()}
@@ -39,14 +46,25 @@ class ModelServers:
         server = table.info(request.stage).component  # the TorchServe model name too
         call = inference_pb2.PredictionsRequest(model_name=server, input={"data": request.SerializeToString()})
         try:
-            reply = self._stubs[server].Predictions(call, timeout=self.timeout)
+            reply = self._stubs[server].Predictions(call, timeout=self.timeout, metadata=self._auth(server))
         except grpc.RpcError as e:
-            # TorchServe answers UNAVAILABLE both when it is down and when the handler raised: retry both
+            # Down, restarting (its new key not written yet), out of memory: what a retry can cure. The handler
+            # answers a request it can never serve with StageResponse.error instead.
             raise StageFailed(f"{server} at {self.addresses[server]}: {e.code().name}: {e.details()}") from None
         response = types_pb2.StageResponse.FromString(reply.prediction)
         if response.error:
             raise StageFailed(f"{server}: {response.error}", permanent=True)
         return response
+
+    def _auth(self, server: str) -> tuple[tuple[str, str], ...]:
+        path = self.key_files.get(server)
+        if not path:
+            return ()
+        try:
+            key = json.loads(Path(path).read_text())["inference"]["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return ()  # not written yet: the call is refused, and retried
+        return (("authorization", f"Bearer {key}"),)
 
     def close(self) -> None:
         for channel in self._channels.values():

@@ -4,9 +4,11 @@ The model server is stateless: a stateful stage (the stabilizer) reads the shot 
 `state_in_key` and writes its new state to `state_out_key`; both keys travel in the request and the response.
 Pixels never travel in requests (TorchServe caps them at ~6.5 MB, Kafka at ~1 MB).
 
-A request that cannot be served (bad message, missing or corrupt object) gets a StageResponse with `error` set,
-which the orchestrator does not retry for long; an exception (e.g. out of memory) becomes TorchServe's
-"Prediction failed", which it does retry.
+A request that can never be served gets a StageResponse with `error` set, which fails its job at once: a bad
+message, a missing or corrupt object, or frames the stage cannot process (e.g. 2x2 pixels; a stage is a
+deterministic function of its input, so the same request would fail again). Only what another attempt may not meet
+raises, and becomes TorchServe's "Prediction failed", which the orchestrator retries: running out of memory, a
+failing GPU, an unreachable object store.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class StageHandler(BaseHandler):
     stage_name = ""
 
     def initialize(self, context) -> None:
+        from deeperfour.distributed.memory import keep_freed_memory
         from deeperfour.distributed.storage import ObjectStorage
         from deeperfour.pipeline.stages import build_stage
 
+        keep_freed_memory()  # each chunk would otherwise fault its buffers' pages in again: a third more CPU
         config = settings.load()  # this worker's entry point (OMP_WAIT_POLICY comes from the image or the stack)
         props = context.system_properties
         manifest = context.manifest
@@ -62,7 +66,7 @@ class StageHandler(BaseHandler):
         self.storage = ObjectStorage(config.s3)
         self.context = context
         self.initialized = True
-        log.info("%s ready: %r on %s", self.stage_name, self.stage, device)
+        log.info("%s ready: %r on %s, %d threads", self.stage_name, self.stage, device, torch.get_num_threads())
 
     # TorchServe's BaseHandler.handle calls preprocess → inference → postprocess; one list entry per request.
     def preprocess(self, data: list[dict]) -> list:
@@ -77,12 +81,29 @@ class StageHandler(BaseHandler):
                 results.append(item)
                 continue
             request, frames, source, state = item
-            source_t = frames_to_tensor(source).to(self.device)
-            first = request.input_key == request.source_key
-            frames_t = source_t if first else frames_to_tensor(frames).to(self.device)
-            out, new_state = self.stage(frames_t, source_t, state)
-            results.append((request, tensor_to_frames(out.cpu()), new_state))
+            try:  # CPU tensors, as in the embedded mode: a Stage moves what its network needs to the model's device
+                source_t = frames_to_tensor(source)
+                first = request.input_key == request.source_key
+                frames_t = source_t if first else frames_to_tensor(frames)
+                out, new_state = self.stage(frames_t, source_t, state)
+            except Exception as e:
+                if transient(e):
+                    raise
+                log.warning("%s cannot process chunk %s", self.stage_name, request.input_key, exc_info=True)
+                results.append(types_pb2.StageResponse(error=self._reason(frames, e)))
+                continue
+            results.append((request, tensor_to_frames(out), new_state))
         return results
+
+    def _reason(self, frames, error: Exception) -> str:
+        """One line for the job's error (the orchestrator prefixes the model server's name): what failed on which
+        frames, in the stage's own words."""
+        if isinstance(error, DeeperFourError):
+            return str(error)
+        height, width = frames.shape[1:3]
+        words = " ".join(str(error).split())
+        words = words if len(words) <= 200 else words[:197] + "..."
+        return f"cannot {self.stage_name} these {width}x{height} frames: {type(error).__name__}: {words}"
 
     def postprocess(self, results: list) -> list[bytes]:
         replies = []
@@ -120,7 +141,6 @@ class StageHandler(BaseHandler):
             state = None
             if self.stage.stateful and request.state_in_key:  # a missing state must not silently restart the shot
                 state = ShotState.from_bytes(self.storage.get(request.state_in_key))
-                state = ShotState({k: v.to(self.device) for k, v in state.tensors.items()})
             return request, frames, source, state
         except (BadRequest, ObjectNotFound, codec.ChunkFormatError, DeeperFourError) as e:
             return types_pb2.StageResponse(error=str(e))
@@ -142,3 +162,10 @@ class StageHandler(BaseHandler):
             )
         self.storage.put(request.output_key, codec.encode(frames))  # last: its presence means "done"
         return reply
+
+
+def transient(error: BaseException) -> bool:
+    """Whether another attempt may succeed: out of memory, or a failing GPU. Anything else a stage raises comes
+    from its input, since a stage is a deterministic function of the frames and the state it is given."""
+    text = str(error)
+    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in text or "CUDA error" in text

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 from deeperfour import settings
 from deeperfour.pipeline.table import COMPONENTS
 
 TRAINERS = {c: f"deeperfour.train.{c}:{c.capitalize()}Trainer" for c in COMPONENTS}  # train/<component>.py
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(str(resources.files("deeperfour.train") / "configs"))  # package data in the wheel (pyproject.toml)
 
 
 def config_path(config) -> Path:
@@ -83,7 +84,11 @@ def add_train_command(subparsers) -> None:
         help="training config file, or a shipped one by name: cpu-colorizer, gpu-stabilizer, …",
     )
     p.add_argument("--out", help="run folder for the checkpoint and log.jsonl (default runs/<model>-<config>)")
-    p.add_argument("--export", help="write the trained weights here (safetensors); 'store' = model_store/<preset>")
+    p.add_argument(
+        "--export",
+        help="write the trained weights here (safetensors); 'store' = <preset>.safetensors in the writable model "
+        "store (DEEPERFOUR_MODEL_STORE, else the per-user store)",
+    )
     p.add_argument("--steps", type=int, help="override the config's number of steps")
     p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after this many minutes")
     p.add_argument("--init", help="fine-tune: start from these weights (an installed name or a .safetensors path)")

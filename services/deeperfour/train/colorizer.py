@@ -39,7 +39,7 @@ class ColorizerData:
         short = int(cfg.get("load_short_side", 256))
         self.images = data.load_images(root, cfg.get("photos", ["train/photos/*/*"]), short)
         stride = int(cfg.get("clip_stride", 3))
-        for clip in data.load_clips(root, cfg.get("clips", ["train/video/davis2016/*.mp4"]), short, None):
+        for clip in data.load_clips(root, cfg.get("clips", ["train/video/davis2016/*"]), short, None):
             self.images += list(clip[::stride])
         self.size = int(cfg.get("train_size", 176))
         self.batch = int(cfg.get("batch_size", 16))
@@ -129,7 +129,6 @@ class ColorizerTrainer(Trainer):
         self.nets = {"model": self.model}
         self.opts = {"model": torch.optim.Adam(groups, betas=tuple(cfg.get("betas", (0.9, 0.99))))}
         self.data = ColorizerData(cfg, self.rng)
-        self.autocast = cfg.get("autocast") == "bf16"
         self.degrade_strength = float(cfg.get("degrade", 1.0))
         lam = cfg.get("rebalance_lambda")
         self.rebalance = None
@@ -151,7 +150,7 @@ class ColorizerTrainer(Trainer):
         grey = degrade.old_film(luma(gt), self.rng, self.degrade_strength)
         bins, weights = soft_targets(self._ab_target(gt), self.model.grid_index)
         gt, grey, bins, weights = (t.to(self.device) for t in (gt, grey, bins, weights))
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with self.autocast():
             logits = self.model(grey.contiguous(memory_format=torch.channels_last))
         rebalance = self.rebalance.to(self.device) if self.rebalance is not None else None
         loss = classification_loss(logits, bins, weights, rebalance)

@@ -19,12 +19,17 @@ IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 VIDEO_EXT = {".mp4", ".mkv", ".webm", ".mov", ".avi"}
 
 
-def _files(root: Path, patterns: list[str], exts: set[str]) -> list[Path]:
+def _files(root: Path, patterns: list[str], exts: set[str], folders: bool = False) -> list[Path]:
+    """Files (and with `folders`, directories) matching the patterns, the validation split left out."""
     from deeperfour.train.split import is_validation
 
     out: list[Path] = []
     for pat in patterns:
-        out += [p for p in sorted(root.glob(pat)) if p.suffix.lower() in exts and not is_validation(p)]
+        out += [
+            p
+            for p in sorted(root.glob(pat))
+            if (p.suffix.lower() in exts or (folders and p.is_dir())) and not is_validation(p)
+        ]
     return out
 
 
@@ -58,17 +63,23 @@ def load_clips(root, patterns: list[str], short_side: int, max_frames: int | Non
     """Each clip as (T, H, W, 3) uint8 (its first `max_frames` frames), skipping held-out names."""
     return [
         load_clip(p, short_side, max_frames)
-        for p in _files(Path(root), patterns, VIDEO_EXT)
+        for p in _files(Path(root), patterns, VIDEO_EXT, folders=True)
         if p.name not in set(holdout)
     ]
 
 
 def load_clip(path: Path, short_side: int, max_frames: int | None = None) -> np.ndarray:
-    """(T, H, W, 3) uint8: the clip's first `max_frames` frames, short side reduced to `short_side`."""
-    from deeperfour.video.io import read_frames
-    from deeperfour.video.probe import probe
+    """(T, H, W, 3) uint8: the first `max_frames` frames of a video file, or of a folder of numbered images (what
+    tools/gpu_data.py packs for a machine without ffmpeg), short side reduced to `short_side`."""
+    path = Path(path)
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXT)[:max_frames]
+        frames = iter(load_paths(images, 10**6))
+    else:
+        from deeperfour.video.io import read_frames
+        from deeperfour.video.probe import probe
 
-    frames = islice(read_frames(str(path), probe(path)), max_frames)
+        frames = islice(read_frames(str(path), probe(path)), max_frames)
     return np.stack([resize_short(np.array(f), short_side) for f in frames])
 
 

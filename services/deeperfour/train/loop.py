@@ -36,7 +36,7 @@ class Trainer:
             from deeperfour.models import weights
 
             weights.load_into(self.model, weights.resolve_weights(self.preset, cfg["init_weights"]), self.preset)
-        self.model = self.model.to(self.device)
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)  # faster convolutions, CPU and GPU
         self.nets: dict = {}
         self.opts: dict = {}
         self.rng = np.random.default_rng(int(cfg.get("seed", 0)))  # the data sampler's; saved in checkpoints
@@ -85,6 +85,11 @@ class Trainer:
 
     def _extra(self) -> dict:
         return {"data_rng": self.rng.bit_generator.state}
+
+    def autocast(self):
+        """bfloat16 autocast of the forward passes when the config says `autocast: bf16` (CPUs with AVX-512 BF16
+        and GPUs run it about twice as fast); losses are computed in float32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.get("autocast") == "bf16")
 
     def say(self, msg: str) -> None:
         if not self.quiet:

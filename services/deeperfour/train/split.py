@@ -29,16 +29,16 @@ def _sorted_photos(folder: Path) -> tuple[Path, ...]:
 
 
 def clips(root, part: str) -> list[Path]:
-    """The 'train' or 'validation' DAVIS clips (train/video/davis2016)."""
-    files = sorted((Path(root) / "train" / "video" / "davis2016").glob("*.mp4"))
-    return [p for p in files if (p.name in VALIDATION_CLIPS) == (part == "validation")]
+    """The 'train' or 'validation' DAVIS clips (train/video/davis2016: .mp4 files, or folders of frames)."""
+    files = sorted((Path(root) / "train" / "video" / "davis2016").glob("*"))
+    return [p for p in files if (f"{p.stem}.mp4" in VALIDATION_CLIPS) == (part == "validation")]
 
 
 def is_validation(path) -> bool:
     """Whether a file of ../shared/data/train belongs to the validation split (files elsewhere never do)."""
     path = Path(path)
-    if path.parent.name == "davis2016":
-        return path.name in VALIDATION_CLIPS
+    if path.parent.name == "davis2016":  # a clip file, or a folder of its frames
+        return f"{path.stem}.mp4" in VALIDATION_CLIPS
     if path.parent.parent.name == "photos" and path.parent.name in PHOTO_SOURCES:
         files = _sorted_photos(path.parent)
         return path in files and files.index(path) % EVERY == 0

@@ -2,15 +2,16 @@
 
 Decoding keeps every frame exactly once (`-fps_mode passthrough`), so the output has the input's frame count; the
 encoder writes the video to a temporary file, then `mux` copies every audio and subtitle stream of the source next to
-it and renames the result onto the output path only when everything succeeded.
+it and renames the result onto the output path only when everything succeeded. The output keeps the source's colour
+tags (primaries, transfer, matrix, range) and sample aspect ratio, and its `comment` tag says what made it.
+
+The ffmpeg that runs is chosen and checked in video/binary.py (imageio-ffmpeg's, or DEEPERFOUR_FFMPEG_BIN).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Generator
 from pathlib import Path
@@ -18,8 +19,8 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
-from deeperfour import settings
 from deeperfour.errors import InputError, OutputError
+from deeperfour.video import binary, timing, verify, workdir
 from deeperfour.video.probe import VideoInfo
 
 # Output container -> (default video codec, audio codec used when a stream cannot be copied, subtitle codec or None).
@@ -34,13 +35,42 @@ CONTAINERS = {
 
 
 def ffmpeg_exe() -> str:
-    """DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN), else ffmpeg on PATH, else the static binary of imageio-ffmpeg."""
-    exe = settings.current().ffmpeg_bin or shutil.which("ffmpeg")
-    if exe:
-        return exe
-    import imageio_ffmpeg
+    """DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN), else the static ffmpeg of imageio-ffmpeg; never the one on PATH."""
+    return binary.ffmpeg_exe()
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+
+# scale's names of the YUV matrices it converts with (probe.MATRICES names -> out_color_matrix)
+SCALE_MATRICES = {
+    "bt709": "bt709",
+    "fcc": "fcc",
+    "bt470bg": "bt470",
+    "smpte170m": "smpte170m",
+    "smpte240m": "smpte240m",
+    "bt2020nc": "bt2020",
+}
+RGB_FORMATS = ("gbr", "rgb", "bgr", "argb", "abgr")
+
+
+def output_filters(stream, info: VideoInfo, pix_fmt: str):
+    """Convert the RGB frames with the source's YUV matrix and range and tag them as the source was tagged, and keep
+    its sample aspect ratio. An untagged source gets ffmpeg's defaults, untagged."""
+
+    def present(**values: str | None) -> dict[str, str]:
+        return {k: v for k, v in values.items() if v}
+
+    params = present(color_primaries=info.color_primaries, color_trc=info.color_trc)
+    if not pix_fmt.startswith(RGB_FORMATS):  # an RGB output has no matrix or range
+        matrix = SCALE_MATRICES.get(info.colorspace or "")
+        if matrix or info.color_range:
+            scale = present(out_color_matrix=matrix, out_range=info.color_range)
+            stream = stream.filter("scale", **scale).filter("format", pix_fmt)
+            params.update(present(colorspace=info.colorspace if matrix else None, range=info.color_range))
+    if params:
+        stream = stream.filter("setparams", **params)
+    if info.sample_aspect_ratio:
+        sar = info.sample_aspect_ratio
+        stream = stream.filter("setsar", f"{sar.numerator}/{sar.denominator}")
+    return stream
 
 
 def read_frames(path: str, info: VideoInfo) -> Generator[np.ndarray, None, None]:
@@ -108,30 +138,48 @@ class Encoder:
         crf: int = 18,
         preset: str = "medium",
         pix_fmt: str | None = None,
+        comment: str | None = None,
+        times: timing.FrameTimes | None = None,
     ):
+        """`times`: the source frames' own timestamps, for a film without a constant frame rate (video/timing.py)."""
         self.output = Path(output)
         self.info = info
         self.audio_from = audio_from
+        self.comment = comment  # the output's `comment` tag: what made it
         self.notes: list[str] = []
         check_output(output)
         ext = self.output.suffix.lower()
         self.container = ext
         codec = codec or CONTAINERS[ext][0]
+        binary.ffmpeg().require_encoder(codec)
         if pix_fmt is None:  # 4:2:0 needs even sizes; keep odd sizes exact with 4:4:4 instead of padding
             odd = info.width % 2 or info.height % 2
             pix_fmt = "yuv444p" if odd else "yuv420p"
             if odd:
                 self.notes.append(f"odd frame size {info.width}x{info.height}: encoded as yuv444p to keep it exact")
-        self._tmpdir = tempfile.mkdtemp(prefix=".deeperfour-", dir=self.output.parent)
+        self._times, self._counts, rate_value = times, None, info.fps
+        if times is not None and ext in timing.CONSTANT_RATE_CONTAINERS:
+            rate_value = timing.main_rate(times)
+            self._counts = timing.resample_counts(times, rate_value)
+            self._say(
+                f"variable frame rate: {ext} has no per-frame timestamps, so the film was resampled to a constant "
+                f"{float(rate_value):.3f} fps ({self._counts.count(0)} frames dropped, "
+                f"{sum(c - 1 for c in self._counts if c > 1)} repeated); write .mkv or .mp4 to keep every frame"
+            )
+            self._times = None
+        self.rate = rate_value
+        self._tmpdir = workdir.make(self.output.parent)
         self._video = os.path.join(self._tmpdir, "video" + ext)
         args: dict[str, object] = {"vcodec": codec, "pix_fmt": pix_fmt}
         if codec in ("libx264", "libx265"):
             args.update(crf=crf, preset=preset)
         elif codec.startswith("libvpx"):
             args.update(crf=crf, **{"b:v": 0})
-        rate = f"{info.fps.numerator}/{info.fps.denominator}"
+        rate = f"{rate_value.numerator}/{rate_value.denominator}"
+        size = f"{info.width}x{info.height}"
+        frames = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=size, framerate=rate)
         self._proc = (
-            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{info.width}x{info.height}", framerate=rate)
+            output_filters(frames, info, pix_fmt)
             .output(self._video, r=rate, **args)
             .global_args("-nostdin", "-v", "error")
             .overwrite_output()
@@ -140,15 +188,23 @@ class Encoder:
         self._errors: list[bytes] = []
         self._drain = threading.Thread(target=lambda: self._errors.append(self._proc.stderr.read()), daemon=True)
         self._drain.start()
-        self.frames = 0
+        self.frames = 0  # frames received
+        self.written = 0  # frames encoded: more or fewer than received when resampled to a constant rate
 
     def write(self, frame: np.ndarray) -> None:
         """Append one uint8 (H, W, 3) RGB frame."""
+        counts = self._counts
+        repeat = counts[self.frames] if counts is not None and self.frames < len(counts) else 1
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+            data = np.ascontiguousarray(frame, dtype=np.uint8).tobytes()
+            for _ in range(repeat):
+                self._proc.stdin.write(data)
         except BrokenPipeError:
-            raise OutputError(f"{self.output}: the encoder stopped: {self._stderr()}") from None
+            self._drain.join(timeout=5)
+            error = OutputError(f"{self.output}: the encoder stopped: {self._stderr()}")
+            raise verify.explain(error, self.output, self._proc.poll()) from None
         self.frames += 1
+        self.written += repeat
 
     def close(self) -> Path:
         """Finish encoding, mux the source's other streams, rename onto the output path."""
@@ -159,14 +215,44 @@ class Encoder:
             self._proc.stderr.close()
             if self._proc.returncode:
                 raise OutputError(f"{self.output}: encoding failed: {self._stderr()}")
+            if self._times is not None and len(self._times) != self.frames:
+                self._say(
+                    f"variable frame rate: {self.frames} frames decoded for {len(self._times)} timestamps, so the "
+                    f"film was written at a constant {float(self.rate):.3f} fps; its sound may drift"
+                )
+                self._times = None
+            if self._times is not None:  # every frame back at its own timestamp
+                timed = os.path.join(self._tmpdir, "timed" + self.container)
+                timing.retime(self._video, timed, self._times)
+                self._video = timed
             final = os.path.join(self._tmpdir, "final" + self.container)
             self._mux(final)
+            verify.check(final, self.expected(), self.output)  # whichever ffmpeg wrote it, and whatever it said
             os.replace(final, self.output)
-        except BaseException:
+        except BaseException as e:
+            error = verify.explain(e, self.output, self._proc.returncode)  # before the clean-up frees the space
             self.abort()
+            if error is not e:
+                raise error from None
             raise
-        shutil.rmtree(self._tmpdir, ignore_errors=True)
+        workdir.remove(self._tmpdir)
         return self.output
+
+    def expected(self) -> verify.Expected:
+        """What the finished file must hold."""
+        src = bool(self.audio_from)
+        duration = self._times.duration if self._times is not None else self.written / self.rate
+        return verify.Expected(
+            frames=self.written,
+            audio_streams=self.info.audio_streams if src else 0,
+            subtitle_streams=self.info.subtitle_streams if src and CONTAINERS[self.container][2] else 0,
+            duration=float(duration),
+            fps=float(self.rate),
+        )
+
+    def _say(self, note: str) -> None:
+        self.notes.append(note)
+        print(f"deeperfour: note: {note}", file=sys.stderr)
 
     def abort(self) -> None:
         """Stop the encoder and remove everything written so far."""
@@ -179,7 +265,7 @@ class Encoder:
                 pipe.close()
             except OSError:  # unflushed frames for a process that is gone
                 pass
-        shutil.rmtree(self._tmpdir, ignore_errors=True)
+        workdir.remove(self._tmpdir)
 
     def _stderr(self) -> str:
         return _last_line(b"".join(self._errors).decode(errors="replace")) or f"exit code {self._proc.returncode}"
@@ -195,6 +281,14 @@ class Encoder:
         src = self.audio_from
         has_audio = bool(src and self.info.audio_streams)
         has_subs = bool(src and self.info.subtitle_streams)
+        _, audio_codec, sub_codec = CONTAINERS[self.container]
+        if has_subs and not sub_codec:
+            n = self.info.subtitle_streams
+            self._say(
+                f"{n} subtitle stream{'s' if n > 1 else ''} dropped: {self.container} cannot hold subtitles; "
+                "write .mkv or .mp4 to keep them"
+            )
+            has_subs = False
         if has_audio or has_subs:
             source = ffmpeg.input(src)
             if has_audio:
@@ -202,7 +296,8 @@ class Encoder:
             if has_subs:
                 streams.append(source["s"])
         base = dict(vcodec="copy", map_metadata=0 if src else -1)
-        _, audio_codec, sub_codec = CONTAINERS[self.container]
+        if self.comment:
+            base["metadata"] = f"comment={self.comment}"
         # Copy everything; else convert only the subtitles; else the audio too. Say what was not copied.
         attempts: list[tuple[str, str | None, str | None]] = [("copy", "copy", None)]
         if has_subs:

@@ -1,4 +1,4 @@
-"""Probe a film with PyAV: size as displayed, rational frame rate, frame count, streams."""
+"""Probe a film with PyAV: size as displayed, rational frame rate, frame count, streams, colour tags and aspect."""
 
 from __future__ import annotations
 
@@ -26,6 +26,49 @@ class VideoInfo:
     subtitle_streams: int
     container: str
     variable_frame_rate: bool
+    # ffmpeg's names of the source's colour tags (None: unspecified), kept on the output (video/io.py)
+    color_primaries: str | None = None
+    color_trc: str | None = None
+    colorspace: str | None = None  # the YUV matrix
+    color_range: str | None = None  # tv (limited) or pc (full)
+    sample_aspect_ratio: Fraction | None = None  # of the frames as displayed (rotation applied); None: square/unknown
+
+
+# libavutil's colour enums -> the names ffmpeg's setparams filter takes, for the values films carry.
+PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020"}
+TRANSFERS = {
+    1: "bt709",
+    4: "bt470m",  # gamma 2.2
+    5: "bt470bg",  # gamma 2.8
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "linear",
+    13: "iec61966-2-1",
+    14: "bt2020-10",
+    15: "bt2020-12",
+    16: "smpte2084",
+    18: "arib-std-b67",
+}
+MATRICES = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc"}
+RANGES = {1: "tv", 2: "pc"}
+
+
+def _colour(cc) -> dict:
+    """The source's colour tags by ffmpeg name; values outside the tables above count as unspecified."""
+    return {
+        "color_primaries": PRIMARIES.get(int(cc.color_primaries or 0)),
+        "color_trc": TRANSFERS.get(int(cc.color_trc or 0)),
+        "colorspace": MATRICES.get(int(cc.colorspace or 0)),
+        "color_range": RANGES.get(int(cc.color_range or 0)),
+    }
+
+
+def _aspect(sar, rotation: int) -> Fraction | None:
+    """The sample aspect ratio of the displayed frame (inverted by a quarter turn); None when square or unknown."""
+    if not sar or sar == 1:
+        return None
+    sar = Fraction(sar.numerator, sar.denominator)
+    return 1 / sar if rotation in (90, 270) else sar
 
 
 def _frame_rate(stream, frame_count: int, duration: float) -> tuple[Fraction, bool]:
@@ -71,7 +114,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         start = float(stream.start_time * tb) if stream.start_time else 0.0
         # Container counts miss frames an edit list hides (and Matroska has none): count what will be shown.
         frame_count, duration, present = _scan_packets(path)
-        if stream.frames and present < stream.frames:
+        # (AVI's index also counts the empty chunks its muxer writes for frames it skips: not a sign of truncation)
+        if stream.frames and present < stream.frames and container.format.name != "avi":
             raise InputError(
                 f"{path}: truncated: the index lists {stream.frames} frames but only {present} are in the file"
             )
@@ -91,6 +135,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             subtitle_streams=len(container.streams.subtitles),
             container=container.format.name,
             variable_frame_rate=vfr,
+            sample_aspect_ratio=_aspect(stream.codec_context.sample_aspect_ratio, rotation),
+            **_colour(stream.codec_context),
         )
 
 

@@ -1,0 +1,130 @@
+"""The command line answers at once: help, version and argument errors import no torch, model or gRPC module; a
+missing input is reported before the pipeline loads; a distributed command without its extra names the extra."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deeperfour.cli import build_parser, cartoon_preset, per_stage
+from deeperfour.errors import DeeperFourError
+
+HEAVY = ("torch", "torchvision", "grpc", "google.protobuf", "av", "cv2", "scenedetect", "matplotlib", "kafka", "minio")
+
+# Runs the real entry point in a fresh interpreter, then reports its exit code, stderr and the heavy modules loaded.
+PROBE = """
+import contextlib, io, json, sys
+from deeperfour.cli import main
+err = io.StringIO()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as e:
+        code = e.code
+print(json.dumps({"code": code, "stderr": err.getvalue(), "loaded": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def run_probe(*argv: str, block: tuple[str, ...] = ()) -> dict:
+    blocker = "".join(f"sys.modules[{m!r}] = None\n" for m in block)  # as if the module were not installed
+    code = "import sys\n" + blocker + PROBE
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+COMMANDS = [
+    ("--help",),
+    ("--version",),
+    *[(c, "--help") for c in ("modernize", "weights", "eval", "compare", "train", "submit", "status", "watch")],
+    *[(c, "--help") for c in ("download", "cancel")],
+    *[("weights", c, "--help") for c in ("import", "download", "list")],
+    ("modernize",),  # no input: an argument error
+    ("modernize", "in.mp4", "-o", "out.mp4", "--crf", "soft"),
+    ("modernise", "in.mp4"),
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_help_version_and_argument_errors_import_nothing_heavy(argv):
+    r = run_probe(*argv)
+    assert r["loaded"] == [], f"{' '.join(argv)} imported {r['loaded']}"
+    if "--help" in argv or "--version" in argv:
+        assert r["code"] == 0
+    else:
+        assert r["code"] == 2 and "error:" in r["stderr"] and "Traceback" not in r["stderr"]
+
+
+def test_a_missing_input_is_reported_before_the_pipeline_loads(tmp_path):
+    r = run_probe("modernize", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "out.mp4"))
+    assert r["code"] == 2 and r["loaded"] == []
+    assert r["stderr"].strip() == f"deeperfour: error: {tmp_path / 'nope.mp4'}: no such file"
+
+
+def test_an_unknown_preset_is_refused_before_the_pipeline_loads(tmp_path):
+    r = run_probe("modernize", "in.mp4", "-o", "out.mp4", "--preset", "colorize=deoldify-movie")
+    assert r["code"] == 2 and r["loaded"] == []
+    assert "unknown colorize preset 'deoldify-movie'; valid: lite, colorizer-lite, deoldify-video" in r["stderr"]
+
+
+@pytest.mark.parametrize("argv", [("status",), ("submit", "film.mp4"), ("cancel", "job-1")])
+def test_a_distributed_command_without_its_extra_names_the_extra(argv):
+    r = run_probe(*argv, block=("grpc",))
+    lines = r["stderr"].strip().splitlines()
+    assert r["code"] == 2 and len(lines) == 1, r["stderr"]
+    assert lines[0] == (
+        f"deeperfour: error: deeperfour {argv[0]} needs the 'orchestrator' extra (grpc is not installed): "
+        "pip install 'deeperfour[orchestrator]'"
+    )
+
+
+def test_modernize_help_lists_presets_styles_and_defaults(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["modernize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("deoldify-video", "deoldify-stable", "deoldify-artistic", "lai2018", "cartoongan", "colorizer-lite"):
+        assert name in text
+    assert "lite, hayao, hosoda, paprika, shinkai" in text
+    for default in ("(default: 18)", "(default: medium)", "(default: 8)", "(default: 16)", "(default: lite)"):
+        assert default in text, default
+
+
+def test_verbose_and_log_level(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["-vv", "weights", "list"]).verbose == 2
+    assert parser.parse_args(["--log-level", "debug", "weights", "list"]).log_level == "debug"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--log-level", "chatty", "weights", "list"])
+    assert "invalid choice: 'chatty'" in capsys.readouterr().err
+
+
+def test_per_stage_presets_and_cartoon_styles():
+    stages = ["colorize", "stabilize"]
+    assert per_stage("deoldify-stable,stabilize=lai2018", "--preset", stages) == {
+        "colorize": "deoldify-stable",
+        "stabilize": "lai2018",
+    }
+    assert per_stage("lite", "--preset", stages) == {"colorize": "lite", "stabilize": "lite"}
+    with pytest.raises(DeeperFourError, match="unknown stage 'recolor'"):
+        per_stage("recolor=x", "--preset", stages)
+    # the style goes to the cartoonize stage, which then runs the published CartoonGAN weights of that style
+    assert cartoon_preset("hayao", {"colorize": "lite"}) == ("hayao", {"colorize": "lite", "cartoonize": "cartoongan"})
+    assert cartoon_preset("lite", {}) == (None, {"cartoonize": "lite"})
+    assert cartoon_preset(None, {"colorize": "lite"}) == (None, {"colorize": "lite"})
+    with pytest.raises(DeeperFourError, match="has no styles"):
+        cartoon_preset("shinkai", {"cartoonize": "cartoonizer-lite"})
+
+
+def test_the_python_api_shows_the_real_keyword_arguments():
+    import inspect
+
+    import deeperfour
+    from deeperfour.pipeline.embedded import modernize
+
+    shown = inspect.signature(deeperfour.modernize).parameters.values()
+    real = inspect.signature(modernize).parameters.values()
+    assert [(p.name, p.kind, p.default) for p in shown] == [(p.name, p.kind, p.default) for p in real]
+    assert "batch_size" in (deeperfour.modernize.__doc__ or "")
