@@ -32,8 +32,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
-PRESETS = ("deoldify-video", "deoldify-artistic", "colorizer-lite", "lai2018", "stabilizer-lite", "cartoongan")
-PRESETS += ("cartoonizer-lite",)
+PRESETS = (
+    "deoldify-video",
+    "deoldify-artistic",
+    "colorizer-lite",
+    "lai2018",
+    "stabilizer-lite",
+    "cartoongan",
+    "cartoonizer-lite",
+)
 PIPELINES = {"lite": ("colorizer-lite", "stabilizer-lite"), "exact": ("deoldify-video", "lai2018")}
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -88,7 +95,7 @@ def build(name: str, device: torch.device):
     from deeperfour.models.registry import build_model
 
     preset = ALL[name]
-    return build_model(preset).to(device, memory_format=torch.channels_last).eval(), preset
+    return build_model(preset).to(device).to(memory_format=torch.channels_last).eval(), preset
 
 
 def adapter(model, preset, quick: bool):
@@ -140,7 +147,6 @@ def batched(value, batch: int):
 def bench_preset(name: str, args, device: torch.device, budget: Budget) -> list[str]:
     """Table rows of one preset: one per precision."""
     model, preset = build(name, device)
-    run = adapter(model, preset, args.quick)
     width, height = args.width, args.height
     frames = torch.from_numpy(synthetic_clip(max(BATCHES), height, width)).permute(0, 3, 1, 2).float().div_(255)
     rows = []
@@ -148,7 +154,7 @@ def bench_preset(name: str, args, device: torch.device, budget: Budget) -> list[
         if budget.spent():
             rows.append(f"| {name} | | {label} | skipped: time budget spent | | | | | |")
             continue
-        dtype = DTYPES[label]
+        dtype, run = DTYPES[label], adapter(model, preset, args.quick)  # a stabilizer's state in this precision
         try:
             with torch.inference_mode(), autocast(device, dtype):
                 rows.append(
@@ -245,10 +251,10 @@ def header(device: torch.device) -> str:
     text = f"torch {torch.__version__}, python {sys.version.split()[0]}, device {device}"
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
+        tf32 = getattr(torch.backends.cudnn, "allow_tf32", "?"), getattr(torch.backends.cuda.matmul, "allow_tf32", "?")
         text += (
             f": {props.name}, {props.total_memory / 2**30:.0f} GiB, compute capability {props.major}.{props.minor}, "
-            f"cuDNN {torch.backends.cudnn.version()}, TF32 convolutions {torch.backends.cudnn.allow_tf32}, "
-            f"TF32 matmul {torch.backends.cuda.matmul.allow_tf32}"
+            f"cuDNN {torch.backends.cudnn.version()}, TF32 convolutions {tf32[0]}, TF32 matmul {tf32[1]}"
         )
     else:
         text += f", {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"

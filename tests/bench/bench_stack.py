@@ -1,6 +1,6 @@
 """Distributed stack vs embedded mode on the same clip, and a chunk-size sweep (prints figures, asserts nothing).
 
-    python tests/bench/bench_stack.py [--clip film.mp4] [--seconds 4] [--size 320x240] [--chunks 8,16,48] [--rounds 2]
+    python tests/bench/bench_stack.py [--clip film.mp4] [--seconds 4] [--size 320x240] [--chunks 8,16,48] [--rounds 3]
 
 Starts a private stack (tools.stack, free ports) with .mar files built from model_store/ weights (or the
 presets' seeded random init when none are installed: same cost, meaningless pictures). Stack time is wall time from
@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--size", default="320x240", help="size of the generated clip")
     parser.add_argument("--stages", default="colorize,stabilize")
     parser.add_argument("--chunks", default="8,16,48", help="chunk sizes to sweep (frames)")
-    parser.add_argument("--rounds", type=int, default=2, help="embedded/stack pairs per chunk size")
+    parser.add_argument("--rounds", type=int, default=3, help="embedded/stack pairs per chunk size")
     parser.add_argument("--data", help="ignored (Makefile compatibility)")
     args = parser.parse_args()
 

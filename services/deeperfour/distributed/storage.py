@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 from deeperfour import settings
@@ -102,7 +103,7 @@ class ObjectStorage:
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, key)
 
-    def delete_many(self, keys: list[str]) -> None:
+    def delete_many(self, keys: Sequence[str]) -> None:
         """Delete `keys` in one request per thousand (S3 DeleteObjects); a missing key is no error."""
         from minio.deleteobjects import DeleteObject
 

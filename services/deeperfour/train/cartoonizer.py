@@ -93,15 +93,17 @@ class CartoonizerTrainer(Trainer):
         self.w_colour = float(cfg.get("w_colour", 0.0))
         root = cfg.get("data_root", DATA_ROOT)
         short = int(cfg.get("load_short_side", 256))
-        self.photos = data.load_images(root, cfg.get("photos", ["photos/*/*"]), short, cfg.get("max_photos"))
-        self.cartoons = data.load_images(
+        self.size, self.batch = int(cfg.get("crop", 128)), int(cfg.get("batch_size", 4))
+        photos = data.load_images(root, cfg.get("photos", ["train/photos/*/*"]), short, cfg.get("max_photos"))
+        cartoons = data.load_images(
             root,
             cfg.get("cartoons", ["cartoon_style/*_frames/*", "cartoon_style/*.jpg"]),
             short,
             cfg.get("max_cartoons"),
         )
+        self.photos = [data.at_least(p, self.size) for p in photos]  # a few photos are smaller than a crop
+        self.cartoons = [data.at_least(c, self.size) for c in cartoons]
         self.smoothed = [smooth_edges(c) for c in self.cartoons]
-        self.size, self.batch = int(cfg.get("crop", 128)), int(cfg.get("batch_size", 4))
         self.omega = float(cfg.get("omega", 10.0))
         self.warmup = int(cfg.get("warmup_steps", 100))
 

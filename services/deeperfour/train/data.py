@@ -83,13 +83,13 @@ def load_clip(path: Path, short_side: int, max_frames: int | None = None) -> np.
     return np.stack([resize_short(np.array(f), short_side) for f in frames])
 
 
-def random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def at_least(img: np.ndarray, size: int) -> np.ndarray:
+    """The image enlarged (aspect kept) so its short side is at least `size` px; unchanged when it already is."""
     h, w = img.shape[:2]
-    if min(h, w) < size:
-        img = cv2.resize(img, (max(size, round(w * size / min(h, w))), max(size, round(h * size / min(h, w)))))
-        h, w = img.shape[:2]
-    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-    return img[y : y + size, x : x + size]
+    if min(h, w) >= size:
+        return img
+    s = size / min(h, w)
+    return cv2.resize(img, (max(size, round(w * s)), max(size, round(h * s))), interpolation=cv2.INTER_CUBIC)
 
 
 def camera_motion(

@@ -20,7 +20,8 @@ import ffmpeg
 import numpy as np
 
 from deeperfour.errors import InputError, OutputError
-from deeperfour.video import binary, timing, verify, workdir
+from deeperfour.video import binary, segments, timing, verify, workdir
+from deeperfour.video.excerpt import Excerpt
 from deeperfour.video.probe import VideoInfo
 
 # Output container -> (default video codec, audio codec used when a stream cannot be copied, subtitle codec or None).
@@ -73,11 +74,14 @@ def output_filters(stream, info: VideoInfo, pix_fmt: str):
     return stream
 
 
-def read_frames(path: str, info: VideoInfo) -> Generator[np.ndarray, None, None]:
-    """Yield uint8 RGB frames (H, W, 3) as displayed; raise InputError when the stream ends early (truncated file)."""
+def read_frames(path: str, info: VideoInfo, excerpt: Excerpt | None = None) -> Generator[np.ndarray, None, None]:
+    """Yield uint8 RGB frames (H, W, 3) as displayed, the whole film or `excerpt`'s frames; raise InputError when the
+    stream ends early (truncated file)."""
+    expected = excerpt.count if excerpt else info.frame_count
+    source = ffmpeg.input(path, ss=excerpt.seek) if excerpt and excerpt.seek else ffmpeg.input(path)
+    limit = {"frames:v": excerpt.count} if excerpt else {}
     proc = (
-        ffmpeg.input(path)
-        .video.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough")
+        source.video.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **limit)
         .global_args("-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
     )
@@ -105,9 +109,9 @@ def read_frames(path: str, info: VideoInfo) -> Generator[np.ndarray, None, None]
     if count == 0:
         raise InputError(f"{path}: no frame could be decoded ({_last_line(stderr) or 'empty stream'})")
     # A container index that promises more frames than could be decoded means the file was cut short.
-    if count < info.frame_count * 0.98 or (proc.returncode and count < info.frame_count):
+    if count < expected * 0.98 or (proc.returncode and count < expected):
         reason = _last_line(stderr) or "early end"
-        raise InputError(f"{path}: truncated or damaged: decoded {count} of {info.frame_count} frames ({reason})")
+        raise InputError(f"{path}: truncated or damaged: decoded {count} of {expected} frames ({reason})")
 
 
 def check_output(output: str) -> None:
@@ -126,7 +130,8 @@ def check_output(output: str) -> None:
 
 
 class Encoder:
-    """Encode RGB frames to `output`; `close()` muxes the source's audio/subtitles and publishes the file."""
+    """Encode RGB frames to `output` in segments (video/segments.py); `close()` joins them, muxes the source's
+    audio/subtitles and publishes the file."""
 
     def __init__(
         self,
@@ -140,12 +145,20 @@ class Encoder:
         pix_fmt: str | None = None,
         comment: str | None = None,
         times: timing.FrameTimes | None = None,
+        folder: str | None = None,
+        resume_at: int = 0,
+        excerpt: Excerpt | None = None,
     ):
-        """`times`: the source frames' own timestamps, for a film without a constant frame rate (video/timing.py)."""
+        """`times`: the source frames' own timestamps, for a film without a constant frame rate (video/timing.py).
+        `folder`: where the segments and the other working files go, kept on abort (a resumable run's work folder,
+        pipeline/resume.py); by default a temporary folder of the encoder's own, removed on close and abort.
+        `resume_at`: segments already finished in `folder` by an earlier run; frames are written from the first frame
+        of the next one. `excerpt`: the part of the source the frames are, whose sound and subtitles go with them."""
         self.output = Path(output)
         self.info = info
         self.audio_from = audio_from
         self.comment = comment  # the output's `comment` tag: what made it
+        self.excerpt = excerpt
         self.notes: list[str] = []
         check_output(output)
         ext = self.output.suffix.lower()
@@ -168,31 +181,59 @@ class Encoder:
             )
             self._times = None
         self.rate = rate_value
-        self._tmpdir = workdir.make(self.output.parent)
+        self._own_folder = folder is None
+        self._tmpdir = workdir.make(self.output.parent) if folder is None else folder
         self._video = os.path.join(self._tmpdir, "video" + ext)
         args: dict[str, object] = {"vcodec": codec, "pix_fmt": pix_fmt}
         if codec in ("libx264", "libx265"):
             args.update(crf=crf, preset=preset)
         elif codec.startswith("libvpx"):
             args.update(crf=crf, **{"b:v": 0})
-        rate = f"{rate_value.numerator}/{rate_value.denominator}"
-        size = f"{info.width}x{info.height}"
+        self._args, self._pix_fmt = args, pix_fmt
+        self.frames = resume_at * segments.SEGMENT_FRAMES  # frames received (earlier runs' included)
+        self.written = sum(self._counts[: self.frames]) if self._counts else self.frames  # frames encoded
+        self.segments_done = resume_at
+        segments.remove_from(self._tmpdir, resume_at)
+        self._proc = None
+        self._errors: list[bytes] = []
+
+    def _start_segment(self) -> None:
+        rate = f"{self.rate.numerator}/{self.rate.denominator}"
+        size = f"{self.info.width}x{self.info.height}"
         frames = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=size, framerate=rate)
+        self._part = segments.path(self._tmpdir, self.segments_done, self.container, partial=True)
         self._proc = (
-            output_filters(frames, info, pix_fmt)
-            .output(self._video, r=rate, **args)
+            output_filters(frames, self.info, self._pix_fmt)
+            .output(str(self._part), r=rate, **self._args)
             .global_args("-nostdin", "-v", "error")
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
         )
-        self._errors: list[bytes] = []
-        self._drain = threading.Thread(target=lambda: self._errors.append(self._proc.stderr.read()), daemon=True)
+        self._errors = []
+        proc = self._proc
+        self._drain = threading.Thread(target=lambda: self._errors.append(proc.stderr.read()), daemon=True)
         self._drain.start()
-        self.frames = 0  # frames received
-        self.written = 0  # frames encoded: more or fewer than received when resampled to a constant rate
+
+    def _finish_segment(self) -> None:
+        """Close the segment being written; it is complete on disk when this returns."""
+        assert self._proc is not None
+        proc, self._proc = self._proc, None
+        proc.stdin.close()
+        proc.wait()
+        self._drain.join()
+        proc.stderr.close()
+        if proc.returncode:
+            error = OutputError(f"{self.output}: encoding failed: {self._stderr(proc)}")
+            raise verify.explain(error, self.output, proc.returncode)
+        segments.sync(self._part)
+        os.replace(self._part, segments.path(self._tmpdir, self.segments_done, self.container))
+        self.segments_done += 1
 
     def write(self, frame: np.ndarray) -> None:
         """Append one uint8 (H, W, 3) RGB frame."""
+        if self._proc is None:
+            self._start_segment()
+        assert self._proc is not None
         counts = self._counts
         repeat = counts[self.frames] if counts is not None and self.frames < len(counts) else 1
         try:
@@ -201,20 +242,22 @@ class Encoder:
                 self._proc.stdin.write(data)
         except BrokenPipeError:
             self._drain.join(timeout=5)
-            error = OutputError(f"{self.output}: the encoder stopped: {self._stderr()}")
+            error = OutputError(f"{self.output}: the encoder stopped: {self._stderr(self._proc)}")
             raise verify.explain(error, self.output, self._proc.poll()) from None
         self.frames += 1
         self.written += repeat
+        if self.frames % segments.SEGMENT_FRAMES == 0:
+            self._finish_segment()
 
     def close(self) -> Path:
-        """Finish encoding, mux the source's other streams, rename onto the output path."""
+        """Finish encoding, join the segments, mux the source's other streams, rename onto the output path."""
         try:
-            self._proc.stdin.close()
-            self._proc.wait()
-            self._drain.join()
-            self._proc.stderr.close()
-            if self._proc.returncode:
-                raise OutputError(f"{self.output}: encoding failed: {self._stderr()}")
+            if self._proc is not None:
+                self._finish_segment()
+            if not self.frames or self.segments_done != segments.count(self.frames):
+                raise OutputError(f"{self.output}: no frame was written" if not self.frames else "segments missing")
+            segments.join(self._tmpdir, self.segments_done, self.container, self._video, _run)
+            video = self._video
             if self._times is not None and len(self._times) != self.frames:
                 self._say(
                     f"variable frame rate: {self.frames} frames decoded for {len(self._times)} timestamps, so the "
@@ -222,20 +265,20 @@ class Encoder:
                 )
                 self._times = None
             if self._times is not None:  # every frame back at its own timestamp
-                timed = os.path.join(self._tmpdir, "timed" + self.container)
-                timing.retime(self._video, timed, self._times)
-                self._video = timed
+                video = os.path.join(self._tmpdir, "timed" + self.container)
+                timing.retime(self._video, video, self._times)
             final = os.path.join(self._tmpdir, "final" + self.container)
-            self._mux(final)
+            self._mux(video, final)
             verify.check(final, self.expected(), self.output)  # whichever ffmpeg wrote it, and whatever it said
             os.replace(final, self.output)
         except BaseException as e:
-            error = verify.explain(e, self.output, self._proc.returncode)  # before the clean-up frees the space
+            error = verify.explain(e, self.output)  # before the clean-up frees the space
             self.abort()
             if error is not e:
                 raise error from None
             raise
-        workdir.remove(self._tmpdir)
+        if self._own_folder:
+            workdir.remove(self._tmpdir)
         return self.output
 
     def expected(self) -> verify.Expected:
@@ -255,28 +298,32 @@ class Encoder:
         print(f"deeperfour: note: {note}", file=sys.stderr)
 
     def abort(self) -> None:
-        """Stop the encoder and remove everything written so far."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._drain.join()
-        for pipe in (self._proc.stdin, self._proc.stderr):
-            try:
-                pipe.close()
-            except OSError:  # unflushed frames for a process that is gone
-                pass
-        workdir.remove(self._tmpdir)
+        """Stop the encoder and remove what this run was writing: everything in a folder of the encoder's own; in a
+        work folder, the unfinished segment (finished ones stay for the next run)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            self._drain.join()
+            for pipe in (proc.stdin, proc.stderr):
+                try:
+                    pipe.close()
+                except OSError:  # unflushed frames for a process that is gone
+                    pass
+        if self._own_folder:
+            workdir.remove(self._tmpdir)
+        else:
+            segments.remove_from(self._tmpdir, self.segments_done)
 
-    def _stderr(self) -> str:
-        return _last_line(b"".join(self._errors).decode(errors="replace")) or f"exit code {self._proc.returncode}"
+    def _stderr(self, proc) -> str:
+        return _last_line(b"".join(self._errors).decode(errors="replace")) or f"exit code {proc.returncode}"
 
-    def _mux(self, final: str) -> None:
-        """Copy every audio and subtitle stream unchanged; re-encode only what the container cannot hold, and say so."""
-        video = (
-            ffmpeg.input(self._video, itsoffset=self.info.start_time)
-            if self.info.start_time
-            else ffmpeg.input(self._video)
-        )
+    def _mux(self, video_file: str, final: str) -> None:
+        """Copy every audio and subtitle stream unchanged; re-encode only what the container cannot hold, and say so.
+        An excerpt's streams are cut at its start and its length."""
+        offset = 0.0 if self.excerpt else self.info.start_time
+        video = ffmpeg.input(video_file, itsoffset=offset) if offset else ffmpeg.input(video_file)
         streams = [video.video]
         src = self.audio_from
         has_audio = bool(src and self.info.audio_streams)
@@ -290,7 +337,8 @@ class Encoder:
             )
             has_subs = False
         if has_audio or has_subs:
-            source = ffmpeg.input(src)
+            cut = {"ss": self.excerpt.audio_seek, "t": float(self.excerpt.duration)} if self.excerpt else {}
+            source = ffmpeg.input(src, **cut)
             if has_audio:
                 streams.append(source["a"])
             if has_subs:

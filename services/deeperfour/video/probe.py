@@ -32,6 +32,7 @@ class VideoInfo:
     colorspace: str | None = None  # the YUV matrix
     color_range: str | None = None  # tv (limited) or pc (full)
     sample_aspect_ratio: Fraction | None = None  # of the frames as displayed (rotation applied); None: square/unknown
+    format_start: float = 0.0  # the file's start time, seconds: where ffmpeg's `-ss` counts from
 
 
 # libavutil's colour enums -> the names ffmpeg's setparams filter takes, for the values films carry.
@@ -136,6 +137,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             container=container.format.name,
             variable_frame_rate=vfr,
             sample_aspect_ratio=_aspect(stream.codec_context.sample_aspect_ratio, rotation),
+            format_start=container.start_time / 1e6 if container.start_time is not None else start,
             **_colour(stream.codec_context),
         )
 

@@ -30,28 +30,43 @@ class FrameTimes:
         return len(self.seconds)
 
 
-def frame_times(path: str, fps: Fraction) -> FrameTimes | None:
-    """The source's frame times when they stray from the constant rate `fps` by more than a quarter of a frame
-    anywhere (a variable frame rate, or frames missing from a constant one); None when the rate is constant.
-
-    Frames are counted as video/probe.py counts them: packets at or after the stream's start time."""
+def presentation_times(path: str) -> tuple[FrameTimes, Fraction]:
+    """Every frame's time from the first one, in display order, to the end of the last one; and the first frame's
+    own timestamp in seconds. Frames are counted as video/probe.py counts them: packets at or after the stream's
+    start time."""
     with av.open(path) as c:
         stream = c.streams.video[0]
-        tb = stream.time_base or Fraction(1, 1000)
+        tb = Fraction(stream.time_base or Fraction(1, 1000))
         start = stream.start_time or 0
         packets = [(p.pts, p.duration or 0) for p in c.demux(stream) if p.size and p.pts is not None and p.pts >= start]
-    if len(packets) < 2:
-        return None
+    if not packets:
+        return FrameTimes([], Fraction(0), tb), Fraction(0)
     packets.sort()
     first = packets[0][0]
     seconds = [Fraction(pts - first) * tb for pts, _ in packets]
     last_pts, last_duration = packets[-1]
     duration = Fraction(last_pts - first + last_duration) * tb
-    if max(abs(t - k / fps) for k, t in enumerate(seconds)) <= Fraction(1, 4) / fps:
-        return None
-    if last_duration <= 0:  # no duration on the last packet: give it the previous frame's interval
+    if last_duration <= 0 and len(seconds) > 1:  # no duration on the last packet: give it the previous interval
         duration = seconds[-1] + (seconds[-1] - seconds[-2])
-    return FrameTimes(seconds, duration, Fraction(tb))
+    return FrameTimes(seconds, duration, tb), first * tb
+
+
+def frame_times(path: str, fps: Fraction) -> FrameTimes | None:
+    """The source's frame times when they stray from the constant rate `fps` by more than a quarter of a frame
+    anywhere (a variable frame rate, or frames missing from a constant one); None when the rate is constant."""
+    times, _ = presentation_times(path)
+    if len(times) < 2 or max(abs(t - k / fps) for k, t in enumerate(times.seconds)) <= Fraction(1, 4) / fps:
+        return None
+    return times
+
+
+def part(times: FrameTimes | None, first: int, count: int) -> FrameTimes | None:
+    """The times of frames first … first + count - 1, counted from the first of them (an excerpt's)."""
+    if times is None:
+        return None
+    t0 = times.seconds[first]
+    end = times.seconds[first + count] if first + count < len(times) else times.duration
+    return FrameTimes([t - t0 for t in times.seconds[first : first + count]], end - t0, times.time_base)
 
 
 def main_rate(times: FrameTimes) -> Fraction:
