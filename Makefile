@@ -46,10 +46,11 @@ test-unit: install
 wheel: install
 	$(BIN)/pip wheel --no-deps -q -w dist .
 
-## bench: start-up and embedded pipeline figures (prints, never asserts)
+## bench: start-up, every preset in fp32 / bf16 / int8, and the embedded pipeline's speed and memory (prints, never asserts)
 bench: install
 	$(BIN)/python tests/bench/bench_startup.py
 	$(BIN)/python tests/bench/bench_models.py --presets colorizer-lite,stabilizer-lite,cartoonizer-lite
+	$(BIN)/python tests/bench/bench_models.py --presets deoldify-video,deoldify-artistic,lai2018,cartoongan --exact-frames 1
 	$(BIN)/python tests/bench/bench_pipeline.py --data $(DATA)
 
 ## bench-quality: the installed lite weights on the validation split against their targets, and the cartoonizer's figures (prints)

@@ -41,6 +41,12 @@ def modernize(
     quiet: bool = False,
     allow_random: bool = False,
     recolor: bool = False,
+    resume: bool = True,
+    start: float | str | None = None,
+    duration: float | str | None = None,
+    frames: int | None = None,
+    progress_position: int = 0,
+    models: dict | None = None,
 ) -> dict:
     """Modernize the film `input` into `output` in this process, as `deeperfour modernize` does.
 
@@ -54,8 +60,15 @@ def modernize(
     codec, crf, encoder_preset, pix_fmt: the video encoder (None: libx264, or libvpx-vp9 for .webm; 4:2:0).
     quiet: no progress bar.  allow_random: run with untrained weights when none are installed (plumbing tests).
     recolor: colorize a film that is already in colour (otherwise it keeps its colours and colorize is skipped).
+    resume: keep a work folder beside the output so that a killed or interrupted run continues where it stopped when
+        called again with the same arguments; False starts afresh.
+    start, duration (seconds, or 'MM:SS', 'HH:MM:SS.sss') or frames: process an excerpt; its sound is cut to match.
+    A photo (JPEG, PNG, TIFF, WebP) as `input` is colorized as a still, written in the format of `output`.
+    progress_position: the line of the progress bar (1 under a bar of your own).  models: a dict that keeps the loaded
+        models for the next call with the same model options (pass the same dict to process many files).
 
-    Returns the run's summary: frames, shots, seconds, fps overall and per stage, presets, notes. Bad input raises
+    Returns the run's summary: frames, shots, cuts (frame and timecode), seconds, fps overall and per stage, presets,
+    notes. Bad input raises
     `deeperfour.errors.DeeperFourError` with a one-line message; no partial output is left behind.
     """
     from deeperfour.pipeline.embedded import modernize as run
@@ -78,4 +91,10 @@ def modernize(
         quiet=quiet,
         allow_random=allow_random,
         recolor=recolor,
+        resume=resume,
+        start=start,
+        duration=duration,
+        frames=frames,
+        progress_position=progress_position,
+        models=models,
     )

@@ -8,6 +8,7 @@ Variables (defaults in the section classes below):
     DEEPERFOUR_MODEL_STORE (searched before the per-user store and the packaged defaults; written to by import,
     download and train --export store), DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN; default: imageio-ffmpeg's),
     DEEPERFOUR_DATA_ROOT (../shared/data), DEEPERFOUR_LOG_LEVEL (warning), DEEPERFOUR_DEBUG  CLI, training, tools
+    DEEPERFOUR_PRECISION (auto; the command line's --precision wins)          CLI, model servers
     DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS, _SESSION_TIMEOUT_MS, _HEARTBEAT_INTERVAL_MS, _MAX_POLL_INTERVAL_MS
     DEEPERFOUR_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _SECURE, _BUCKET              gateway, orchestrator, model servers
     DEEPERFOUR_GATEWAY_PORT, _TOKEN (required), _MAX_UPLOAD_MB, _BIND_ADDRESS (127.0.0.1),
@@ -162,6 +163,11 @@ class Settings:
     def debug(self) -> bool:
         return self.flag("DEBUG")
 
+    @cached_property
+    def precision(self) -> str:
+        """auto, fp32, bf16, fp16 or int8: the number format the networks run in (models/precision.py)."""
+        return self.get("PRECISION", "auto").strip().lower() or "auto"
+
     # ---- the distributed mode ----
     @cached_property
     def s3(self) -> S3Settings:
@@ -238,10 +244,13 @@ class Settings:
 _current: Settings | None = None
 
 
-def load(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the process's settings from the environment (entry points call this once, at start)."""
+def load(environ: Mapping[str, str] | None = None, **given: str | None) -> Settings:
+    """Build the process's settings from the environment (entry points call this once, at start). `given`: values
+    the command line gave, by name without the prefix (PRECISION="bf16"); they win over the environment's, None
+    means not given."""
     global _current
-    _current = Settings(environ)
+    environ = os.environ if environ is None else environ
+    _current = Settings({**environ, **{PREFIX + k: v for k, v in given.items() if v is not None}})
     return _current
 
 

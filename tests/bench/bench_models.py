@@ -1,6 +1,11 @@
-"""Frames/s of every model preset at 640x360 on this CPU, through the frame adapters (prints a table).
+"""Frames/s of every model preset at 640x360 on this CPU, through the frame adapters, in each precision (a table).
 
     .venv/bin/python tests/bench/bench_models.py [--presets colorizer-lite,stabilizer-lite] [--threads 2]
+        [--precisions fp32,bf16,int8]
+
+Each preset runs in every precision one after the other in the same process; "speed vs fp32" is its speed against
+the fp32 row of that run (the ratio to quote: the machine's load changes less within one run). A precision the
+preset cannot run in (models/precision.py refuses it) gets its one-line reason instead of figures.
 
 On a shared machine, timings depend on the load: each lite preset is timed --repeat times, the fastest run
 is reported, and the header prints the load average.
@@ -9,7 +14,8 @@ Random (seeded) weights: speed does not depend on their values. Colorizers and c
 (lite: batch 8, exact: batch 1); stabilizers run sequentially, batch 1, carrying the ConvLSTM state.
 "CPU ms/frame" is process CPU time (all threads): near 2x the wall time on an idle 2-core machine; a
 wall time far above CPU/2 means other processes were competing for the cores (see the load average).
-"GFLOP/frame" is counted by torch.utils.flop_counter during the warm-up run (convolutions and matmuls; load-independent).
+"GFLOP/frame" is counted by torch.utils.flop_counter during the warm-up run (convolutions and matmuls;
+load-independent).
 Models are channels-last, as weights.load_model prepares them for inference.
 """
 
@@ -22,17 +28,20 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from deeperfour.errors import InputError
+from deeperfour.models import precision as precisions
 from deeperfour.models.cartoonizer import cartoonize
 from deeperfour.models.colorizer import colorize
 from deeperfour.models.registry import PRESETS, build_model
 from deeperfour.models.stabilizer import stabilize_step
 
 
-def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: int, repeat: int):
+def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: int, repeat: int, precision: str):
     """(batch, frames timed, wall s/frame, CPU s/frame, GFLOP/frame): the fastest of `repeat` timed runs, after a
     warm-up whose work is counted."""
     preset = PRESETS[name]
     model = build_model(preset).to(memory_format=torch.channels_last)
+    precisions.prepare(model, precision)  # as pipeline/stages.py does: registry.forward runs the network in it
     n = frames_exact if preset.exact else frames_lite
     g = torch.Generator().manual_seed(0)
     clip = torch.rand(n + 1, 3, height, width, generator=g)
@@ -74,6 +83,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32, help="frames timed for lite presets")
     ap.add_argument("--exact-frames", type=int, default=2, help="frames timed for exact presets")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per lite preset; the fastest is reported")
+    ap.add_argument("--precisions", default="fp32,bf16,int8", help="fp32 first: the others are compared with it")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,8 +93,11 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
     )
-    print("| preset | stage | working size | batch | frames | ms/frame | frames/s | CPU ms/frame | GFLOP/frame |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| preset | stage | working size | precision | batch | frames | ms/frame | speed vs fp32 | frames/s "
+        "| CPU ms/frame | GFLOP/frame |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.presets.split(","):
         p = PRESETS[name]
         if p.stage == "colorize":
@@ -94,12 +107,23 @@ def main() -> None:
             work = f"long side {p.options['long_side']}"
         else:
             work = f"x{p.config.work_scale:g}"
-        batch, n, spf, cpu, gflop = bench(name, width, height, args.frames, args.exact_frames, args.repeat)
-        row = (
-            f"| {name} | {p.stage} | {work} | {batch} | {n} | {spf * 1000:.1f} | {1 / spf:.2f} | {cpu * 1000:.1f} "
-            f"| {gflop:.2f} |"
-        )
-        print(row, flush=True)
+        fp32 = None
+        for precision in args.precisions.split(","):
+            try:
+                precisions.resolve(precision, "cpu", name)
+            except InputError as e:
+                print(f"| {name} | {p.stage} | {work} | {precision} | {e} |||||||", flush=True)
+                continue
+            batch, n, spf, cpu, gflop = bench(
+                name, width, height, args.frames, args.exact_frames, args.repeat, precision
+            )
+            fp32 = spf if precision == "fp32" else fp32
+            ratio = f"{fp32 / spf:.2f}" if fp32 else ""
+            row = (
+                f"| {name} | {p.stage} | {work} | {precision} | {batch} | {n} | {spf * 1000:.1f} | {ratio} "
+                f"| {1 / spf:.2f} | {cpu * 1000:.1f} | {gflop:.2f} |"
+            )
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

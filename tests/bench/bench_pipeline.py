@@ -8,7 +8,14 @@
 2. vs a DeOldify-style pipeline with the same models: dump JPEGs, process file by file, re-encode, add the audio back
    (target >= 2x), and the ceiling of that ratio: the models alone on frames in memory vs the naive pipeline;
 3. lite colorize+stabilize frames/s at 640x360 (target >= 8);
-4. peak RSS for a 10 s and a 60 s input (flat).
+4. the command a user runs, `deeperfour modernize IN -o OUT` with the default stages and weights, as a child process
+   (start-up included): frames/s on the 10 s 640x360 film in --precision fp32 and in the default (auto: bf16 on a CPU
+   with native bfloat16), their ratio (issue 17's target: >= 25 frames/s end to end), and peak memory, all processes
+   (the Python process and its ffmpeg children, sampled every 0.1 s) and the Python process's own peak RSS: at
+   640x360 for the 10 s and a 60 s film (flat within 10 %), at 1920x1080 and 3840x2160 on --memory-frames frames
+   (targets 0.8 / 1.5 / 4 GB).
+
+Every figure in one run, so ratios compare like with like; the header says what else ran on the machine (load average).
 """
 
 from __future__ import annotations
@@ -42,12 +49,13 @@ def ff(*args):
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
 
 
-def make_input(data: Path, tmp: Path, seconds: int) -> Path:
-    """A 640x360 grey film with sound: a shared B&W film looped to `seconds`, else a generated clip."""
-    out = tmp / f"in_{seconds}s.mp4"
+def make_input(data: Path, tmp: Path, seconds: float, size: str = "640x360") -> Path:
+    """A grey film with sound: a shared B&W film looped to `seconds` and scaled to `size`, else a generated clip."""
+    out = tmp / f"in_{seconds}s_{size}.mp4"
+    width, height = size.split("x")
     film = data / "bw_film" / "winter_scenes_in_holland.mp4"
     video = (
-        ["-stream_loop", "-1", "-i", film] if film.exists() else ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24"]
+        ["-stream_loop", "-1", "-i", film] if film.exists() else ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=24"]
     )
     ff(
         *video,
@@ -62,7 +70,7 @@ def make_input(data: Path, tmp: Path, seconds: int) -> Path:
         "-map",
         "1:a",
         "-vf",
-        "scale=640:360,hue=s=0,fps=24",
+        f"scale={width}:{height},hue=s=0,fps=24",
         "-c:v",
         "libx264",
         "-preset",
@@ -116,15 +124,34 @@ def deoldify_style(src: Path, out: Path, tmp: Path) -> float:
     return info.frame_count / (time.perf_counter() - t0)
 
 
-def peak_rss_mb(src: Path, out: Path) -> float:
-    code = (
-        "import resource,sys; from deeperfour.pipeline.embedded import modernize; "
-        f"modernize({str(src)!r}, {str(out)!r}, quiet=True, batch_size=8, allow_random=True); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    )
-    return float(
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1]
-    )
+def run_command(src: Path, out: Path, *extra: str) -> dict:
+    """`deeperfour modernize SRC -o OUT` as a user runs it (a child process, default stages and weights): wall
+    seconds from start to exit, frames/s over that, peak memory of the process tree (sampled) and of Python alone."""
+    import psutil
+
+    summary = out.with_suffix(".json")
+    cmd = [sys.executable, "-m", "deeperfour", "modernize", str(src), "-o", str(out), "--quiet", "--no-resume"]
+    t0 = time.perf_counter()
+    proc = psutil.Popen([*cmd, "--summary-json", str(summary), *extra])
+    tree_peak, python_peak = 0, 0
+    while proc.poll() is None:
+        try:
+            rss = [p.memory_info().rss for p in [proc, *proc.children(recursive=True)]]
+        except psutil.Error:  # a child ended while being read
+            continue
+        tree_peak, python_peak = max(tree_peak, sum(rss)), max(python_peak, rss[0])
+        time.sleep(0.1)
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    frames = json.loads(summary.read_text())["frames"]
+    return {
+        "frames": frames,
+        "seconds": round(seconds, 1),
+        "fps": round(frames / seconds, 2),
+        "peak_mb_all_processes": round(tree_peak / 2**20),
+        "peak_mb_python": round(python_peak / 2**20),
+    }
 
 
 def main() -> None:
@@ -132,8 +159,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--seconds", type=int, default=10, help="length of the clip for figures 1-3")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--memory-frames", type=int, default=64, help="frames of the 1080p and 4K clips for memory")
+    ap.add_argument("--long-seconds", type=int, default=60, help="the longer 640x360 film for flat memory")
     args = ap.parse_args()
-    figures: dict = {"threads": torch.get_num_threads()}
+    figures: dict = {"threads": torch.get_num_threads(), "load_average_at_start": round(os.getloadavg()[0], 1)}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         src = make_input(args.data, tmp, args.seconds)
@@ -159,9 +188,27 @@ def main() -> None:
         figures["speedup_vs_deoldify_style"] = round(s["fps"] / figures["deoldify_style_fps"], 2)
         # what a pipeline with free decode/encode would reach: the models' own share of the naive pipeline's time
         figures["speedup_ceiling_in_memory"] = round(figures["in_memory_fps"] / figures["deoldify_style_fps"], 2)
-        for seconds in (10, 60):
-            longer = src if seconds == args.seconds else make_input(args.data, tmp, seconds)
-            figures[f"peak_rss_mb_{seconds}s"] = round(peak_rss_mb(longer, tmp / f"rss{seconds}.mp4"), 1)
+        # 4. the command a user runs
+        fp32 = run_command(src, tmp / "cmd_fp32.mp4", "--precision", "fp32")
+        auto = run_command(src, tmp / "cmd_auto.mp4")
+        figures["command_640x360_fp32"] = fp32
+        figures["command_640x360_default"] = auto
+        figures["command_speedup_default_vs_fp32"] = round(auto["fps"] / fp32["fps"], 2)
+        longer = make_input(args.data, tmp, args.long_seconds)
+        figures[f"command_640x360_{args.long_seconds}s"] = run_command(longer, tmp / "cmd_long.mp4")
+        figures[f"memory_growth_pct_{args.long_seconds}s_vs_{args.seconds}s"] = round(
+            100
+            * (
+                figures[f"command_640x360_{args.long_seconds}s"]["peak_mb_all_processes"]
+                / auto["peak_mb_all_processes"]
+                - 1
+            ),
+            1,
+        )
+        for size in ("1920x1080", "3840x2160"):
+            big = make_input(args.data, tmp, args.memory_frames / 24, size)
+            figures[f"command_{size}"] = run_command(big, tmp / f"cmd_{size}.mp4")
+        figures["load_average_at_end"] = round(os.getloadavg()[0], 1)
     for k, v in figures.items():
         print(f"{k:28s} {v}")
     if args.json:

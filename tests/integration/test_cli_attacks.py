@@ -125,7 +125,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(sig, clip, tmp_path):
     src = clip("in.mp4", shots=2, shot_seconds=6)
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
-    proc = start("modernize", src, "-o", out_dir / "out.mp4", "--random-weights")
+    proc = start("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", "--no-resume")  # nothing kept
     wait_for_temp_folder(out_dir, proc)
     time.sleep(2)
     proc.send_signal(sig)
@@ -143,7 +143,7 @@ def test_the_next_run_removes_what_a_killed_run_left(clip, tmp_path):
     src = clip("in.mp4", shots=2, shot_seconds=6)
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
-    proc = start("modernize", src, "-o", out_dir / "killed.mp4", "--random-weights", "--quiet")
+    proc = start("modernize", src, "-o", out_dir / "killed.mp4", "--random-weights", "--quiet", "--no-resume")
     wait_for_temp_folder(out_dir, proc)
     proc.kill()  # SIGKILL: no handler runs
     proc.communicate(timeout=60)

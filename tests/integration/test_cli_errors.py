@@ -155,8 +155,10 @@ def test_ctrl_c_leaves_nothing(tmp_path, clip):
     src = clip("in.mp4", shots=2, shot_seconds=6)
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
+    # --no-resume: nothing is kept for a next run (tests/integration/test_resume.py: what a resumable run keeps)
+    args = ["modernize", str(src), "-o", str(out_dir / "out.mp4"), "--random-weights", "--no-resume"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deeperfour", "modernize", str(src), "-o", str(out_dir / "out.mp4"), "--random-weights"],
+        [sys.executable, "-m", "deeperfour", *args],
         stderr=subprocess.PIPE,
         text=True,
     )

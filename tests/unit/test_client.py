@@ -33,8 +33,8 @@ def test_commands_parse():
             "t",
         ]
     )
-    assert (args.input, args.stages, args.wait, args.output, args.address, args.token) == (
-        "film.mp4",
+    assert (args.inputs, args.stages, args.wait, args.output, args.address, args.token) == (
+        ["film.mp4"],
         "colorize,stabilize,cartoonize",
         True,
         "out.mp4",

@@ -67,6 +67,8 @@ spec:
               value: {{ $v.workers | quote }}
             - name: TS_NUMBER_OF_GPU
               value: {{ $v.gpus | quote }}
+            - name: DEEPERFOUR_PRECISION
+              value: {{ $.Values.torchserve.precision | quote }}
             # Writable places on a read-only root filesystem (emptyDir volumes below).
             - name: TEMP
               value: /home/model-server/tmp

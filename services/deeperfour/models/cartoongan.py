@@ -42,12 +42,12 @@ class InstanceNormalization(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, C, H, W = x.shape
-        t = x.view(B, C, H * W)
-        mean = t.mean(dim=2).view(B, C, 1, 1)
-        var = t.var(dim=2).view(B, C, 1, 1) * ((H * W - 1) / float(H * W))  # biased variance
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return x * self.scale[:, None, None] + self.shift[:, None, None]
+        # One pass for the statistics (float32 whatever x is) and one for the affine map: the plain formula above
+        # took five passes over the picture, most of the lite cartoonizer's time on a CPU.
+        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+        gain = self.scale[:, None, None] / torch.sqrt(var + self.eps)
+        bias = self.shift[:, None, None] - mean * gain
+        return torch.addcmul(bias.to(x.dtype), x, gain.to(x.dtype))
 
 
 class CartoonGAN(nn.Module):

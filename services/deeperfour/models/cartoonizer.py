@@ -42,8 +42,7 @@ def cartoonize(model: nn.Module, frames: torch.Tensor, long_side: int) -> torch.
     B, _, H, W = frames.shape
     x = torch.stack([model_input(f, long_side) for f in frames_to_u8(frames)])  # (B, 3, h, w)
     h, w = x.shape[-2:]
-    with torch.no_grad():
-        y = model(registry.model_input(model, x)).float().cpu()[:, :, :h, :w]  # the net pads up to multiples of 4
+    y = registry.forward(model, x).cpu()[:, :, :h, :w]  # the net pads up to multiples of 4
     out = [model_output_to_u8(r) for r in y]
     if (h, w) != (H, W):
         out = [np.asarray(Image.fromarray(o).resize((W, H), Image.BICUBIC)) for o in out]

@@ -62,8 +62,7 @@ def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int, tempera
     size = 16 * render_factor
     src = frames_to_u8(frames)  # (B, H, W, 3)
     x = torch.stack([model_input(f, size) for f in src])  # (B, 3, S, S)
-    with torch.no_grad():
-        y = model(registry.model_input(model, x)).float().cpu()
+    y = registry.forward(model, x).cpu()
     return u8_to_frames(np.stack([merge_chroma(f, model_output_to_u8(r)) for f, r in zip(src, y)]))
 
 
@@ -73,8 +72,7 @@ def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, te
     (colorspace.chroma_at_luma), which is upsampled and put onto the source's full-resolution luma."""
     H, W = frames.shape[-2:]
     grey = F.interpolate(luma(frames), render_size(H, W, render_factor), mode="bilinear", antialias=True)
-    with torch.no_grad():
-        ab = model.colors(model(registry.model_input(model, grey)), temperature).cpu()
+    ab = model.colors(registry.forward(model, grey), temperature).cpu()
     uv = chroma_at_luma(F.adaptive_avg_pool2d(grey, ab.shape[-2:]), ab)
     out = torch.empty_like(frames)
     for k in range(len(frames)):  # full-size work one frame at a time: memory stays one frame big

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 from torch.nn.utils import spectral_norm
 
@@ -39,6 +38,8 @@ class UnetConfig:
 
 def resnet_body(name: str) -> nn.Sequential:
     """A torchvision ResNet without avgpool/fc, children renamed 0..7; never downloads weights."""
+    import torchvision  # here: the lite presets share this module's blocks and need no torchvision (1 s at start)
+
     net = getattr(torchvision.models, name)(weights=None)
     return nn.Sequential(*list(net.children())[:8])
 

@@ -130,3 +130,22 @@ def build_model(preset: Preset | str) -> nn.Module:
 def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """`x` on the model's device, channels-last: oneDNN's convolutions take a faster path on this CPU."""
     return x.to(next(model.parameters()).device, memory_format=torch.channels_last)
+
+
+def forward(model: nn.Module, x: torch.Tensor, *rest):
+    """The one place a network runs: `x` through model_input, then the model in its precision (`model.precision`,
+    set by pipeline/stages.py; float32 when unset), under no_grad. Floating-point outputs come back float32, so
+    what the frame adapters do next (colour spaces, resizes, the chroma put on the source's luma) stays float32."""
+    from deeperfour.models.precision import autocast
+
+    x = model_input(model, x)
+    with torch.no_grad(), autocast(getattr(model, "precision", "fp32"), x.device):
+        return _float32(model(x, *rest))
+
+
+def _float32(out):
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, (tuple, list)):
+        return type(out)(_float32(o) for o in out)
+    return out

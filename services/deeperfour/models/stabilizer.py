@@ -44,9 +44,8 @@ def stabilize_step(
     x = torch.cat(frames, dim=1)  # (B, 12, h, w)
     if state is not None:  # one layout whether the state stayed in memory or came back from bytes
         state = (registry.model_input(model, state[0]), registry.model_input(model, state[1]))
-    with torch.no_grad():
-        y, (h, c) = model(registry.model_input(model, x), state)
-    y = y.float().cpu().contiguous()
+    y, (h, c) = registry.forward(model, x, state)
+    y = y.cpu().contiguous()
     if size != (H, W):
         y = F.interpolate(y, (H, W), mode="bilinear", align_corners=False)
     return p + y, (h.detach().cpu().contiguous(), c.detach().cpu().contiguous())

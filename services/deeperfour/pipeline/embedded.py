@@ -15,17 +15,19 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
+from fractions import Fraction
 from pathlib import Path
 
 from deeperfour.errors import InputError, OutputError
 from deeperfour.models import registry
 from deeperfour.models.weights import made_with
 from deeperfour.pipeline import options, signals, table
+from deeperfour.pipeline import resume as resume_mod
 from deeperfour.pipeline.chunks import chunks
 from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 from deeperfour.pipeline.runner import run_chunk
 from deeperfour.pipeline.stages import build_stages
-from deeperfour.video import colour, timing, verify, workdir
+from deeperfour.video import binary, colour, excerpt, segments, timing, verify, workdir
 from deeperfour.video.io import Encoder, check_output, read_frames
 from deeperfour.video.probe import probe
 
@@ -59,35 +61,69 @@ def modernize(
     quiet=False,
     allow_random=False,
     recolor=False,
+    resume=True,
+    start=None,
+    duration=None,
+    frames=None,
+    progress_position=0,
+    models=None,
 ) -> dict:
-    """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, notes).
+    """Modernize `input` into `output`; returns a summary (frames, seconds, fps per stage, shots, cuts, notes). A
+    still image (pipeline/photo.py) is colorized as a photo.
 
-    A colour film keeps its colours (colorize is skipped, with a note) unless `recolor`. Ctrl-C, SIGTERM and SIGHUP
-    raise KeyboardInterrupt (errors.Interrupted) after everything written so far is removed."""
+    A colour film keeps its colours (colorize is skipped, with a note) unless `recolor`. `resume`: keep a work folder
+    beside the output so that a run killed or interrupted continues where it stopped (pipeline/resume.py); False
+    starts afresh. `start` with `duration` (seconds, or a TIME text as the command line takes) or `frames`: process
+    an excerpt (video/excerpt.py). `models`: a dict that keeps loaded models for the next call (a batch).
+    Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt (errors.Interrupted) after the partial output is removed;
+    its `resume_hint` says what was kept for the next run."""
+    from deeperfour.video import images
+
     input, output = str(input), str(output)
+    if images.is_still(input):
+        from deeperfour.pipeline.photo import modernize_photo
+
+        return modernize_photo(
+            input,
+            output,
+            stages=stages,
+            preset=preset,
+            weights=weights,
+            style=style,
+            render_factor=render_factor,
+            device=device,
+            allow_random=allow_random,
+            recolor=recolor,
+            batch_size=batch_size,
+            models=models,
+        )
     stages = table.parse(stages)
     options.check_numbers(render_factor=render_factor, batch_size=batch_size, chunk_frames=chunk_frames, device=device)
+    span = [_time(start, "--start"), _time(duration, "--duration"), frames]
     notes: list[str] = []
     for note in options.stage_notes(stages):
-        _say(notes, note)
+        say(notes, note)
     with signals.catching() as caught, ExitStack() as cleanup:
         if not Path(input).exists():
             probe(input)  # its one line for a missing input comes before any about the output
         check_paths(input, output)
         removed = workdir.clean_stale(Path(output).parent)
         if removed:
-            _say(notes, f"removed {len(removed)} temporary folder(s) left by an interrupted run: {', '.join(removed)}")
+            say(notes, f"removed {len(removed)} temporary folder(s) left by an interrupted run: {', '.join(removed)}")
         source = _seekable(input, output, cleanup, notes)
         try:
             info = probe(source)
+            cut = excerpt.select(info, *span)
         except InputError as e:
             raise InputError(str(e).replace(source, input)) from None
-        stages = _keep_colour(input, info, stages, recolor, notes)
+        stages = keep_colour(input, lambda: colour.colour_share(info), stages, recolor, notes)
         presets = [registry.get_preset(name, _pick(preset, name, "lite")) for name in stages]
-        chunk = min(chunk_frames, info.frame_count)
+        total = cut.count if cut else info.frame_count
+        chunk = min(chunk_frames, total)
         options.check_memory(info.width, info.height, presets, render_factor, chunk, on_cpu=device.startswith("cpu"))
-        pipeline = build_stages(
+        pipeline = load_stages(
             stages,
+            models,
             preset=preset,
             weights=weights,
             style=style,
@@ -96,32 +132,103 @@ def modernize(
             render_factor=render_factor,
             allow_random=allow_random,
         )
-        encoder = Encoder(
-            output,
-            info,
-            audio_from=source,
-            codec=codec,
-            crf=crf,
-            preset=encoder_preset,
-            pix_fmt=pix_fmt,
-            comment=made_with(pipeline),  # DeeperFour's version, each stage's preset and weights hash
-            times=timing.frame_times(source, info.fps),  # None for a constant frame rate
-        )
-        run = _Run(info, pipeline, encoder, chunk_frames, quiet, caught)
+        encoding = dict(codec=codec, crf=crf, encoder_preset=encoder_preset, pix_fmt=pix_fmt)
+        times = timing.frame_times(source, info.fps)  # None for a constant frame rate
+        work = None
+        if not resume and resume_mod.discard(output):
+            say(notes, f"--no-resume: removed the work folder an earlier run left for {output}")
+        if resume and source == input:  # a stream read into a temporary file cannot be read again by the next run
+            work = resume_mod.WorkFolder(output, _run_key(input, output, pipeline, cut, encoding, device, style))
+            reused = work.open(Path(output).suffix.lower())
+            if reused:
+                say(notes, reused)
+            if work.segments:
+                done = min(work.segments * segments.SEGMENT_FRAMES, total)
+                say(notes, f"resuming {output} at frame {done} of {total} (finished part in {work.path.name})")
         try:
-            run.go()
-            caught.check()
-            encoder.close()
-        except BaseException:
-            run.stop.set()
-            encoder.abort()
+            encoder = Encoder(
+                output,
+                info,
+                audio_from=source,
+                codec=codec,
+                crf=crf,
+                preset=encoder_preset,
+                pix_fmt=pix_fmt,
+                comment=made_with(pipeline),  # DeeperFour's version, each stage's preset and weights hash
+                times=timing.part(times, cut.first, cut.count) if cut else times,
+                folder=str(work.path) if work else None,
+                resume_at=work.segments if work else 0,
+                excerpt=cut,
+            )
+            resumed = work.states(len(pipeline), device) if work and work.segments else None
+            run = _Run(info, pipeline, encoder, chunk_frames, quiet, caught, cut, work, resumed, progress_position)
+            try:
+                run.go()
+                caught.check()
+                encoder.close()
+            except BaseException:
+                encoder.abort()
+                raise
+        except BaseException as e:
+            _leave(work, e, total)
             raise
-    summary = run.summary()
+        if work:
+            work.remove()
+    summary = run.summary(times=timing.part(times, cut.first, cut.count) if cut and times else times)
     summary["notes"] = notes + encoder.notes
+    if cut:
+        summary["excerpt"] = {"first_frame": cut.first, "frames": cut.count, "start": excerpt.timecode(cut.start)}
     return summary
 
 
-def _say(notes: list[str], note: str) -> None:
+def _leave(work: resume_mod.WorkFolder | None, e: BaseException, total: int) -> None:
+    """After a failed run: an interrupted one keeps what it finished for the next run and says how to resume; any
+    other failure removes its work folder."""
+    if work is None:
+        return
+    if isinstance(e, KeyboardInterrupt) and work.segments:
+        work.keep()
+        e.resume_hint = work.hint(total)  # type: ignore[attr-defined]
+    else:
+        work.remove()
+
+
+def load_stages(names: list[str], models: dict | None, **options) -> list:
+    """build_stages, reusing the Stage objects of an earlier call with the same options when `models` is given."""
+    if models is None:
+        return build_stages(names, **options)
+    key = repr((names, sorted(options.items(), key=lambda kv: kv[0])))
+    if key not in models:
+        models[key] = build_stages(names, **options)
+    return models[key]
+
+
+def _run_key(input: str, output: str, pipeline, cut, encoding: dict, device: str, style) -> dict:
+    """What decides the frames and their encoding: a work folder is resumed only by a run of the same key."""
+    import torch
+
+    return {
+        "input": resume_mod.input_identity(input),
+        "output": Path(output).suffix.lower(),
+        "made_with": made_with(pipeline),  # version, stages, presets, weights
+        "options": {**{s.name: s.options for s in pipeline}, "style": style, "device": device.split(":")[0]},
+        "encoding": encoding,
+        "excerpt": [cut.first, cut.count] if cut else None,
+        "segment_frames": segments.SEGMENT_FRAMES,
+        "ffmpeg": binary.ffmpeg().version_text,
+        "threads": torch.get_num_threads(),  # the float sums of a convolution depend on it
+    }
+
+
+def _time(value, flag: str):
+    if value is None or isinstance(value, Fraction):
+        return value
+    if isinstance(value, (int, float)):
+        return Fraction(value).limit_denominator(1_000_000)
+    return excerpt.parse_time(str(value), flag)
+
+
+def say(notes: list[str], note: str) -> None:
     notes.append(note)
     print(f"deeperfour: note: {note}", file=sys.stderr)
 
@@ -142,7 +249,7 @@ def _seekable(input: str, output: str, cleanup: ExitStack, notes: list[str]) -> 
     folder = workdir.make(Path(output).parent)
     cleanup.callback(workdir.remove, folder)
     copy = os.path.join(folder, "input")
-    _say(notes, f"{input} is a stream, not a file: reading it into {folder} first")
+    say(notes, f"{input} is a stream, not a file: reading it into {folder} first")
     try:
         with open(input, "rb") as src, open(copy, "wb") as dst:  # waits for a writer; Ctrl-C ends the wait
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -152,34 +259,42 @@ def _seekable(input: str, output: str, cleanup: ExitStack, notes: list[str]) -> 
     return copy
 
 
-def _keep_colour(name: str, info, stages: list[str], recolor: bool, notes: list[str]) -> list[str]:
-    """A film already in colour keeps its colours: colorize is dropped unless `recolor` (a faded colour film)."""
+def keep_colour(name: str, measure, stages: list[str], recolor: bool, notes: list[str]) -> list[str]:
+    """A film or photo already in colour keeps its colours: colorize is dropped unless `recolor` (a faded colour
+    film). `measure()` gives the share of its pixels that carry colour (video/colour.py)."""
     if "colorize" not in stages or recolor:
         return stages
-    share = colour.colour_share(info)
+    share = measure()
     if share <= colour.COLOUR_SHARE:
         return stages
     what = f"{name} is already in colour ({share:.0%} of sampled pixels carry colour)"
     kept = [s for s in stages if s != "colorize"]
     kept = [s for k, s in enumerate(kept) if k == 0 or s != kept[k - 1]]  # stabilize,colorize,stabilize: once
     if not kept:
-        raise InputError(f"{what}; colorize would replace its colours: pass --recolor to colorize it anyway")
-    _say(notes, f"{what}: its colours are kept and colorize is skipped; pass --recolor to colorize it anyway")
+        raise colour.AlreadyInColour(
+            f"{what}; colorize would replace its colours: pass --recolor to colorize it anyway"
+        )
+    say(notes, f"{what}: its colours are kept and colorize is skipped; pass --recolor to colorize it anyway")
     return kept
 
 
 class _Run:
-    """One film through the pipeline; owns the reader and writer threads."""
+    """One film through the pipeline; owns the reader and writer threads. `cut`: the excerpt to process (None: the
+    film); `work` and `states`: a resumable run's work folder and, when it resumes, the shot states to start from."""
 
-    def __init__(self, info, stages, encoder, chunk_frames, quiet, caught: signals.Catcher):
+    def __init__(self, info, stages, encoder, chunk_frames, quiet, caught, cut, work, states, position=0):
         self.info, self.stages, self.encoder, self.chunk_frames = info, stages, encoder, chunk_frames
+        self.cut, self.work = cut, work
+        self.start_frame = encoder.frames  # frames an earlier run finished
+        self.states = states or [None] * len(stages)
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=2)  # chunks
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
         self.timings: dict[str, float] = {}
         self.shots = 0
+        self.cuts: list[int] = []  # first frame of every shot but the first
         self.errors: list[BaseException] = []
-        self.quiet = quiet
+        self.quiet, self.position = quiet, position
         self.caught = caught
         self.started = time.perf_counter()
 
@@ -187,12 +302,15 @@ class _Run:
         from tqdm import tqdm
 
         self.bar = tqdm(
-            total=self.info.frame_count,
+            total=self.cut.count if self.cut else self.info.frame_count,
+            initial=self.start_frame,
             unit="frame",
             disable=self.quiet,
             file=sys.stderr,
             dynamic_ncols=True,
             desc="modernize",
+            position=self.position,
+            leave=self.position == 0,
         )
         reader = threading.Thread(target=self._read, daemon=True)
         writer = threading.Thread(target=self._write, daemon=True)
@@ -221,12 +339,22 @@ class _Run:
         return False
 
     def _read(self) -> None:
-        frames = read_frames(self.info.path, self.info)
+        """Chunks of one shot, cut again at segment boundaries, as (tensor, starts a shot, ends a segment); those an
+        earlier run finished are decoded for the shot detection only."""
+        frames = read_frames(self.info.path, self.info, self.cut)
         try:
             for chunk in chunks(frames, float(self.info.fps), self.chunk_frames):
                 self.shots = chunk.shot + 1
-                if not self._put(self.decoded, (frames_to_tensor(chunk.frames), chunk.index == 0)):
-                    return
+                if chunk.index == 0 and chunk.first_frame:
+                    self.cuts.append(chunk.first_frame)
+                for first, piece in _pieces(chunk.first_frame, chunk.frames):
+                    end = first + len(piece)
+                    if end <= self.start_frame:
+                        continue
+                    starts = chunk.index == 0 and first == chunk.first_frame
+                    item = (frames_to_tensor(piece), starts, end % segments.SEGMENT_FRAMES == 0)
+                    if not self._put(self.decoded, item):
+                        return
             self._put(self.decoded, _END)
         except BaseException as e:  # handed to the inference thread, which raises it
             self._put(self.decoded, e)
@@ -234,24 +362,27 @@ class _Run:
             frames.close()
 
     def _infer(self) -> None:
-        states: list = [None] * len(self.stages)
+        states: list = self.states
         while (item := self.decoded.get()) is not _END:
             self.caught.check()
             if isinstance(item, BaseException):
                 raise item
-            source, starts_shot = item
+            source, starts_shot, ends_segment = item
             if starts_shot:
                 states = [None] * len(self.stages)
             out, states = run_chunk(self.stages, source, states, timings=self.timings)
-            if self.errors or not self._put(self.encoded, out):
+            if self.errors or not self._put(self.encoded, (out, states if ends_segment else None)):
                 return
 
     def _write(self) -> None:
         try:
-            while (out := self.encoded.get()) is not _END:
+            while (item := self.encoded.get()) is not _END:
+                out, states = item
                 frames = tensor_to_frames(out)
                 for frame in frames:
                     self.encoder.write(frame)
+                if states is not None and self.work is not None:  # a segment was finished with this chunk
+                    self.work.save(self.encoder.segments_done, states)
                 self.bar.update(len(frames))
         except BaseException as e:
             self.errors.append(e)
@@ -259,16 +390,37 @@ class _Run:
             while self.encoded.get() is not _END:  # unblock the inference thread
                 pass
 
-    def summary(self) -> dict:
+    def summary(self, times=None) -> dict:
+        """`times`: the output frames' own times for a variable frame rate (None: constant)."""
         n = self.encoder.frames
-        return {
+        done = n - self.start_frame
+        fps = float(self.info.fps)
+
+        def at(frame: int) -> float:
+            return float(times.seconds[frame]) if times is not None else frame / fps
+
+        summary = {
             "frames": n,
             "shots": self.shots,
+            "cuts": [{"frame": f, "time": round(at(f), 3), "timecode": excerpt.timecode(at(f))} for f in self.cuts],
             "seconds": round(self.elapsed, 3),
-            "fps": round(n / self.elapsed, 2) if self.elapsed else 0.0,
+            "fps": round(done / self.elapsed, 2) if self.elapsed else 0.0,
             "stages": {
-                name: {"seconds": round(t, 3), "fps": round(n / t, 2) if t else None}
+                name: {"seconds": round(t, 3), "fps": round(done / t, 2) if t else None}
                 for name, t in self.timings.items()
             },
             "presets": [s.preset.name for s in self.stages],
         }
+        if self.start_frame:
+            summary["resumed_at"] = self.start_frame
+        return summary
+
+
+def _pieces(first: int, frames: list) -> list[tuple[int, list]]:
+    """A chunk's frames cut at segment boundaries: [(film index of the piece's first frame, frames), ...]."""
+    out, k = [], 0
+    while k < len(frames):
+        room = segments.SEGMENT_FRAMES - (first + k) % segments.SEGMENT_FRAMES
+        out.append((first + k, frames[k : k + room]))
+        k += room
+    return out

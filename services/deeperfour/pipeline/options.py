@@ -15,6 +15,7 @@ from deeperfour.errors import InputError, OutputError
 
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 1, 64  # the colorizer's working picture: 16 to 1024 px (DeOldify used 7-45)
 DEVICE = re.compile(r"cpu(:0)?|cuda(:\d+)?")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # --precision; models/precision.py resolves them
 GB = 1 << 30
 
 # Memory a model needs while it works on one frame, per pixel of its working picture, in bytes (peak RSS growth

@@ -69,5 +69,6 @@ def report(e: KeyboardInterrupt) -> int:
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     signum = getattr(e, "signum", signal.SIGINT)
-    print(f"deeperfour: interrupted ({NAMES.get(signum, signum)}); no output was written", file=sys.stderr)
+    done = getattr(e, "resume_hint", None) or "no output was written"  # what a resumable run kept, and how to resume
+    print(f"deeperfour: interrupted ({NAMES.get(signum, signum)}); {done}", file=sys.stderr)
     return 128 + int(signum)

@@ -7,6 +7,9 @@ Results do not depend on how frames are grouped: a model always sees one frame p
 oneDNN picks other convolution kernels for a batch of one than for larger batches; their float results differ in
 the last bits, and the stabilizer's recurrence carried that further (up to 14 levels between --batch-size 1 and 8).
 Frames under MIN_SIDE px on a side are padded for the models (edge pixels repeated) and cropped back.
+
+Each stage's network runs in the precision build_stage resolves (models/precision.py: --precision, else
+DEEPERFOUR_PRECISION, else auto); it is one of the stage's options, so it is part of what a resumed run must match.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from deeperfour import settings
 from deeperfour.errors import DeeperFourError, InputError
+from deeperfour.models import precision as precisions
 from deeperfour.models import registry
 from deeperfour.models.weights import load_model
 from deeperfour.pipeline import table
@@ -64,8 +69,10 @@ class PerFrameStage(Stage):
     """Stateless: frames are processed independently, MODEL_BATCH at a time; `apply` returns 8-bit levels."""
 
     def process(self, frames, source, state):
-        out = [self.apply(frames[i : i + MODEL_BATCH]) for i in range(0, len(frames), MODEL_BATCH)]
-        return torch.cat(out), None
+        out = torch.empty(frames.shape, dtype=torch.float32)  # filled in place: no list of pieces, no cat copy
+        for i in range(0, len(frames), MODEL_BATCH):
+            out[i : i + MODEL_BATCH] = self.apply(frames[i : i + MODEL_BATCH])
+        return out, None
 
     def apply(self, batch: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -99,21 +106,26 @@ class StabilizeStage(Stage):
     def process(self, frames, source, state):
         from deeperfour.models.stabilizer import stabilize_step
 
-        out = []
+        out = torch.empty(frames.shape, dtype=torch.float32)  # filled in place: no list of pieces, no cat copy
+        last_input = last_output = hc = None
+        if state is not None:
+            last_input, last_output = state.get("last_input"), state.get("last_output")
+            h, c = state.get("h"), state.get("c")
+            hc = (h, c) if h is not None else None
         for t in range(len(frames)):
             p, i = frames[t : t + 1], source[t : t + 1]
-            if state is None:  # first frame of the shot
+            if last_output is None:  # first frame of the shot
                 o, hc = p, None
             else:
-                h, c = state.get("h"), state.get("c")
-                hc = (h, c) if h is not None else None
-                o, hc = stabilize_step(self.model, p, state.get("last_output"), i, state.get("last_input"), hc)
-            tensors = {"last_input": i.clone(), "last_output": o.clone()}
-            if hc is not None:
-                tensors.update(h=hc[0], c=hc[1])
-            state = ShotState(tensors)
-            out.append(o)
-        return quantize_(torch.cat(out)), state
+                o, hc = stabilize_step(self.model, p, last_output, i, last_input, hc)
+            out[t : t + 1] = o
+            last_input, last_output = i, o  # raw, unclipped: quantize_ below works on `out`
+        if last_output is None:  # no frame
+            return out, state
+        tensors = {"last_input": last_input.clone(), "last_output": last_output.clone()}  # not views of the chunk
+        if hc is not None:
+            tensors.update(h=hc[0], c=hc[1])
+        return quantize_(out), ShotState(tensors)
 
 
 STAGE_CLASSES = {cls.name: cls for cls in (ColorizeStage, StabilizeStage, CartoonizeStage)}
@@ -130,13 +142,18 @@ def build_stage(
     batch_size: int = 8,
     render_factor: int | None = None,
     allow_random: bool = False,
+    precision: str | None = None,
 ) -> Stage:
-    """Load the model of `stage` and wrap it; the same call in every mode."""
+    """Load the model of `stage` and wrap it; the same call in every mode. `precision`: models/precision.py's
+    choices; None takes the process's setting (--precision or DEEPERFOUR_PRECISION, default auto)."""
     table.info(stage)  # one line for an unknown stage
     check_numbers(render_factor=render_factor, batch_size=batch_size, chunk_frames=1, device=device)
     check_device(device)
+    spec = registry.get_preset(stage, preset)
+    chosen = precisions.resolve(precision or settings.current().precision, device, spec.name)  # before loading
     model, spec = load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
-    return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor)
+    precisions.prepare(model, chosen)  # registry.forward runs the network in it
+    return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor, precision=chosen)
 
 
 def check_device(device: str) -> None:

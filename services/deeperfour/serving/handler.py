@@ -61,6 +61,7 @@ class StageHandler(BaseHandler):
             device=device,
             batch_size=int(options.get("batch_size", 8)),
             render_factor=options.get("render_factor"),
+            precision=options.get("precision"),  # else DEEPERFOUR_PRECISION, else auto
         )
         self.device = device
         self.storage = ObjectStorage(config.s3)

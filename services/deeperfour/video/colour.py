@@ -9,8 +9,10 @@ patterns 0.000-0.010; its colour films 0.13-0.49; colour faded to a quarter of i
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 
+from deeperfour.errors import InputError
 from deeperfour.video.probe import VideoInfo
 
 SAMPLES = 12
@@ -19,9 +21,32 @@ FAR = 8.0  # chroma distance, in 8-bit levels, from the median chroma of the pix
 COLOUR_SHARE = 0.02  # share of far pixels above which a film counts as colour
 
 
+class AlreadyInColour(InputError):
+    """Colorize was the only stage asked for, and the input is already in colour."""
+
+
 def colour_share(info: VideoInfo) -> float:
     """The share of sampled pixels whose colour differs from the film's grey tone at their lightness (0: none)."""
-    samples = _samples(info)
+    return share(_samples(info))
+
+
+def still_colour_share(rgb: np.ndarray) -> float:
+    """colour_share of one still image: uint8 or uint16 (H, W, 3) RGB."""
+    if rgb.dtype == np.uint16:
+        rgb = (rgb >> 8).astype(np.uint8)
+    h, w = rgb.shape[:2]
+    width = max(1, min(WIDTH, w // 2))
+    height = max(1, round(width * h / w))
+    small = cv2.resize(rgb, (2 * width, 2 * height), interpolation=cv2.INTER_AREA)
+    ycc = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    ycc = ycc.reshape(height, 2, width, 2, 3).mean(axis=(1, 3))
+    # full-range YCbCr -> the limited-range chroma a film's 4:2:0 planes hold, as _samples reads them
+    chroma = (ycc[..., 1:] - 128) * (224 / 255)
+    return share([(ycc[..., 0], np.moveaxis(chroma, -1, 0))])
+
+
+def share(samples: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Share of pixels, over (luma, chroma centred on 0) samples, far from their lightness band's median chroma."""
     if not samples:
         return 0.0
     y = np.concatenate([s[0].ravel() for s in samples])

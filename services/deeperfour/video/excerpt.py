@@ -13,10 +13,12 @@ import bisect
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from deeperfour.errors import InputError
-from deeperfour.video import timing
-from deeperfour.video.probe import VideoInfo
+
+if TYPE_CHECKING:
+    from deeperfour.video.probe import VideoInfo
 
 TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?|\.\d+)")
 
@@ -29,9 +31,6 @@ class Excerpt:
     duration: Fraction  # seconds, to the end of its last frame
     seek: float  # ffmpeg's input -ss (from the file's start time) that makes decoding start at `first`; 0: no seek
     audio_seek: float  # ffmpeg's input -ss where the excerpt's sound starts
-
-    def label(self) -> str:
-        return f"frames {self.first} to {self.first + self.count - 1} ({timecode(self.start)}, {float(self.duration):.3f} s)"
 
 
 def parse_time(text: str, flag: str) -> Fraction:
@@ -61,6 +60,8 @@ def select(info: VideoInfo, start: Fraction | None, duration: Fraction | None, f
         raise InputError(f"--frames {frames}: must be at least 1")
     if duration is not None and duration <= 0:
         raise InputError("--duration: must be more than 0 seconds")
+    from deeperfour.video import timing
+
     times, first_pts = timing.presentation_times(info.path)
     start = start or Fraction(0)
     first = bisect.bisect_left(times.seconds, start)

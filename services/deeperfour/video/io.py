@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 import numpy as np
@@ -194,7 +195,7 @@ class Encoder:
         self.written = sum(self._counts[: self.frames]) if self._counts else self.frames  # frames encoded
         self.segments_done = resume_at
         segments.remove_from(self._tmpdir, resume_at)
-        self._proc = None
+        self._proc: Any = None  # the ffmpeg encoding the current segment (subprocess.Popen)
         self._errors: list[bytes] = []
 
     def _start_segment(self) -> None:
@@ -202,15 +203,14 @@ class Encoder:
         size = f"{self.info.width}x{self.info.height}"
         frames = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=size, framerate=rate)
         self._part = segments.path(self._tmpdir, self.segments_done, self.container, partial=True)
-        self._proc = (
+        proc = (
             output_filters(frames, self.info, self._pix_fmt)
             .output(str(self._part), r=rate, **self._args)
             .global_args("-nostdin", "-v", "error")
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
         )
-        self._errors = []
-        proc = self._proc
+        self._proc, self._errors = proc, []
         self._drain = threading.Thread(target=lambda: self._errors.append(proc.stderr.read()), daemon=True)
         self._drain.start()
 
@@ -343,9 +343,11 @@ class Encoder:
                 streams.append(source["a"])
             if has_subs:
                 streams.append(source["s"])
-        base = dict(vcodec="copy", map_metadata=0 if src else -1)
+        base: dict[str, object] = dict(vcodec="copy", map_metadata=0 if src else -1)
         if self.comment:
             base["metadata"] = f"comment={self.comment}"
+        if self.excerpt:  # a copied stream starts at the packet before the cut: drop what precedes the cut
+            base["copypriorss"] = 0
         # Copy everything; else convert only the subtitles; else the audio too. Say what was not copied.
         attempts: list[tuple[str, str | None, str | None]] = [("copy", "copy", None)]
         if has_subs:

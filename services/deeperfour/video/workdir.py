@@ -1,4 +1,5 @@
-"""Temporary folders beside the output (`.deeperfour-XXXX/`), and the clean-up of those a killed run left.
+"""Temporary folders beside the output (`.deeperfour-XXXX/`), and the clean-up of those a killed run left; the
+locked work folder of a resumable run (`.deeperfour-resume-<output name>/`, pipeline/resume.py), which is kept.
 
 A run holds an exclusive lock on `lock` inside its folder for as long as the folder exists; the kernel releases it
 when the process dies, however it dies (SIGKILL included). So the next run writing into the same folder can tell a
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 PREFIX = ".deeperfour-"
+RESUME_PREFIX = ".deeperfour-resume-"  # kept for the next run of the same output: never cleaned as stale
 LOCK = "lock"
 GRACE_S = 60  # a folder without a lock file younger than this may be a run between mkdtemp and taking its lock
 
@@ -31,19 +33,41 @@ def make(parent: str | os.PathLike) -> str:
     return path
 
 
-def remove(path: str) -> None:
-    """Delete a folder made by `make`, then release its lock."""
-    shutil.rmtree(path, ignore_errors=True)
+def claim(path: str) -> bool:
+    """Create the folder `path` if it is missing and hold its lock; False when another live process holds it."""
+    os.makedirs(path, exist_ok=True)
+    fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    _held[path] = fd
+    return True
+
+
+def release(path: str) -> None:
+    """Let go of a folder's lock and keep the folder."""
     fd = _held.pop(path, None)
     if fd is not None:
         os.close(fd)
+
+
+def remove(path: str) -> None:
+    """Delete a folder made by `make` or `claim`, then release its lock."""
+    shutil.rmtree(path, ignore_errors=True)
+    release(path)
 
 
 def clean_stale(parent: str | os.PathLike) -> list[str]:
     """Remove the temporary folders in `parent` whose run is gone; returns their names."""
     removed: list[str] = []
     try:
-        candidates = [p for p in Path(parent).iterdir() if p.name.startswith(PREFIX) and p.is_dir()]
+        candidates = [
+            p
+            for p in Path(parent).iterdir()
+            if p.name.startswith(PREFIX) and not p.name.startswith(RESUME_PREFIX) and p.is_dir()
+        ]
     except OSError:
         return removed
     for folder in candidates:
