@@ -55,7 +55,7 @@ def merge_chroma(orig: np.ndarray, render: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB)
 
 
-def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int, temperature: float = 0.38) -> torch.Tensor:
+def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int, temperature: float = 0.6) -> torch.Tensor:
     """(B, 3, H, W) float32 RGB [0, 1] on CPU -> colorized frames, same shape, float32 [0, 1] on CPU (8-bit levels)."""
     if isinstance(model, MobileUnet):
         return colorize_lab(model, frames, render_factor, temperature)

@@ -52,7 +52,7 @@ PRESETS: dict[str, Preset] = {
         # with the area of a 192 px square and predicts a distribution over (a, b) colours; their annealed mean goes
         # under the source's own full-resolution lightness.
         Preset(
-            "colorizer-lite", "colorize", False, None, {"render_factor": 12, "temperature": 0.38}, MobileUnetConfig()
+            "colorizer-lite", "colorize", False, None, {"render_factor": 12, "temperature": 0.6}, MobileUnetConfig()
         ),
         Preset("lai2018", "stabilize", True, "lai_transformnet", {}, TransformNetConfig()),
         # Runs at 1/4 of the frame size; its residual is upsampled onto the full-size frame.

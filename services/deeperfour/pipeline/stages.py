@@ -85,7 +85,7 @@ class ColorizeStage(PerFrameStage):
         from deeperfour.models.colorizer import colorize
 
         return colorize(
-            self.model, batch, int(self.options["render_factor"]), float(self.options.get("temperature", 0.38))
+            self.model, batch, int(self.options["render_factor"]), float(self.options.get("temperature", 0.6))
         )
 
 

@@ -77,7 +77,7 @@ class ColorizerProcessor:
 
         o = self.preset.options
         return tensor_to_frames(
-            colorize(self.model, frames_to_tensor(grey), int(o["render_factor"]), float(o.get("temperature", 0.38)))
+            colorize(self.model, frames_to_tensor(grey), int(o["render_factor"]), float(o.get("temperature", 0.6)))
         )
 
 
