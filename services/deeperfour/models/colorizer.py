@@ -18,6 +18,8 @@ from deeperfour.models import registry
 from deeperfour.models.colorspace import chroma_at_luma, luma, yuv_to_rgb
 from deeperfour.models.mobileunet import MobileUnet, render_size
 
+BAND_ROWS = 256  # rows per step of the full-resolution colour work (a 4K frame's 100 MB of temporaries become 12)
+
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
@@ -75,7 +77,9 @@ def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, te
     ab = model.colors(registry.forward(model, grey), temperature).cpu()
     uv = chroma_at_luma(F.adaptive_avg_pool2d(grey, ab.shape[-2:]), ab)
     out = torch.empty_like(frames)
-    for k in range(len(frames)):  # full-size work one frame at a time: memory stays one frame big
+    for k in range(len(frames)):  # full-size work one frame, and a band of rows, at a time: memory stays small
         uv_full = F.interpolate(uv[k : k + 1], (H, W), mode="bilinear")[0]
-        out[k] = yuv_to_rgb(luma(frames[k]), uv_full)
+        for top in range(0, H, BAND_ROWS):
+            rows = slice(top, top + BAND_ROWS)
+            out[k, :, rows] = yuv_to_rgb(luma(frames[k, :, rows]), uv_full[:, rows])
     return out.mul_(255).round_().div_(255)

@@ -1,8 +1,9 @@
 """Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
 
-Three threads overlap the work: a reader (ffmpeg decode, shot detection, chunks as tensors), the caller's thread
-(inference only: it is the bottleneck) and a writer (back to 8-bit frames, ffmpeg encode). Queues are bounded, so
-memory stays flat however long the film is.
+Three threads overlap the work: a reader (ffmpeg decode, shot detection, chunks), the caller's thread (inference:
+it is the bottleneck) and a writer (ffmpeg encode). Frames wait in the queues as uint8 and become float32 only for
+the stages; queues hold few chunks and a chunk holds few bytes (chunks.CHUNK_BYTES), so memory stays flat however
+long the film is and grows little with the frame size.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from deeperfour.errors import InputError, OutputError
 from deeperfour.models import registry
 from deeperfour.models.weights import made_with
 from deeperfour.pipeline import options, signals, table
 from deeperfour.pipeline import resume as resume_mod
-from deeperfour.pipeline.chunks import chunks
+from deeperfour.pipeline.chunks import chunks, frames_per_chunk
 from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
 from deeperfour.pipeline.runner import run_chunk
 from deeperfour.pipeline.stages import build_stages
@@ -119,7 +122,7 @@ def modernize(
         stages = keep_colour(input, lambda: colour.colour_share(info), stages, recolor, notes)
         presets = [registry.get_preset(name, _pick(preset, name, "lite")) for name in stages]
         total = cut.count if cut else info.frame_count
-        chunk = min(chunk_frames, total)
+        chunk = min(frames_per_chunk(info.width, info.height, chunk_frames), total)
         options.check_memory(info.width, info.height, presets, render_factor, chunk, on_cpu=device.startswith("cpu"))
         pipeline = load_stages(
             stages,
@@ -352,7 +355,7 @@ class _Run:
                     if end <= self.start_frame:
                         continue
                     starts = chunk.index == 0 and first == chunk.first_frame
-                    item = (frames_to_tensor(piece), starts, end % segments.SEGMENT_FRAMES == 0)
+                    item = (np.stack(piece), starts, end % segments.SEGMENT_FRAMES == 0)  # uint8 until a model runs
                     if not self._put(self.decoded, item):
                         return
             self._put(self.decoded, _END)
@@ -370,15 +373,16 @@ class _Run:
             source, starts_shot, ends_segment = item
             if starts_shot:
                 states = [None] * len(self.stages)
-            out, states = run_chunk(self.stages, source, states, timings=self.timings)
-            if self.errors or not self._put(self.encoded, (out, states if ends_segment else None)):
+            out, states = run_chunk(self.stages, frames_to_tensor(source), states, timings=self.timings)
+            frames = tensor_to_frames(out)
+            del out  # the float chunk goes before the next one is made
+            if self.errors or not self._put(self.encoded, (frames, states if ends_segment else None)):
                 return
 
     def _write(self) -> None:
         try:
             while (item := self.encoded.get()) is not _END:
-                out, states = item
-                frames = tensor_to_frames(out)
+                frames, states = item
                 for frame in frames:
                     self.encoder.write(frame)
                 if states is not None and self.work is not None:  # a segment was finished with this chunk

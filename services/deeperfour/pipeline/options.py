@@ -33,7 +33,7 @@ WORK_BYTES_PER_PIXEL = {
 }
 MODEL_BYTES = {"deoldify-video": 1.6 * GB, "deoldify-stable": 1.6 * GB, "deoldify-artistic": 0.5 * GB}  # others ~0.1
 RUNTIME_BYTES = 0.8 * GB  # torch, ffmpeg and the process itself
-CHUNKS_IN_FLIGHT = 8  # decoded and encoded queues (2 + 4), the chunk being read and the one being written
+CHUNKS_IN_FLIGHT = 8  # uint8: decoded and encoded queues (2 + 4), the chunk being read and the one being written
 
 
 def check_numbers(*, render_factor: int | None, batch_size: int, chunk_frames: int, device: str) -> None:
@@ -104,9 +104,9 @@ def stage_notes(stages: list[str]) -> list[str]:
 def memory_needed(
     width: int, height: int, presets: list, render_factor: int | None, chunk_frames: int, on_cpu: bool = True
 ) -> float:
-    """Bytes of host memory a run needs at most: the runtime, the chunks of float frames in flight and, when the
-    models run on the CPU, the models and the largest working picture (stages run one after the other, one frame per
-    model call). GPU memory is not estimated."""
+    """Bytes of host memory a run needs at most: the runtime, the chunks in flight (uint8 in the queues, float32 for
+    the source and each stage's output) and, when the models run on the CPU, the models and the largest working
+    picture (stages run one after the other, one frame per model call). GPU memory is not estimated."""
     work, models = 0.0, 0.0
     for preset in presets:
         per_pixel = WORK_BYTES_PER_PIXEL.get(preset.name, 7_000)
@@ -119,7 +119,7 @@ def memory_needed(
             pixels = width * height
         work = max(work, per_pixel * pixels)
         models += MODEL_BYTES.get(preset.name, 0.1 * GB)
-    frames = (CHUNKS_IN_FLIGHT + len(presets)) * chunk_frames * width * height * 3 * 4
+    frames = (CHUNKS_IN_FLIGHT + 4 * (1 + len(presets))) * chunk_frames * width * height * 3
     return RUNTIME_BYTES + frames + (models + work if on_cpu else 0.0)
 
 

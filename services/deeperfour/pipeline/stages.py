@@ -122,10 +122,15 @@ class StabilizeStage(Stage):
             last_input, last_output = i, o  # raw, unclipped: quantize_ below works on `out`
         if last_output is None:  # no frame
             return out, state
-        tensors = {"last_input": last_input.clone(), "last_output": last_output.clone()}  # not views of the chunk
+        tensors = {"last_input": _own(last_input), "last_output": _own(last_output)}
         if hc is not None:
             tensors.update(h=hc[0], c=hc[1])
         return quantize_(out), ShotState(tensors)
+
+
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """`t` when it is all of its storage, else a copy: a shot's state must not keep a whole chunk alive."""
+    return t if t.untyped_storage().nbytes() == t.nbytes else t.clone()
 
 
 STAGE_CLASSES = {cls.name: cls for cls in (ColorizeStage, StabilizeStage, CartoonizeStage)}
