@@ -19,8 +19,6 @@ from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
 from deeperfour.errors import InputError, OutputError
 from deeperfour.models import registry
 from deeperfour.models.weights import made_with
@@ -355,7 +353,7 @@ class _Run:
                     if end <= self.start_frame:
                         continue
                     starts = chunk.index == 0 and first == chunk.first_frame
-                    item = (np.stack(piece), starts, end % segments.SEGMENT_FRAMES == 0)  # uint8 until a model runs
+                    item = (piece, starts, end % segments.SEGMENT_FRAMES == 0)  # uint8 until a model runs
                     if not self._put(self.decoded, item):
                         return
             self._put(self.decoded, _END)
