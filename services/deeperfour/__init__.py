@@ -71,30 +71,7 @@ def modernize(
     notes. Bad input raises
     `deeperfour.errors.DeeperFourError` with a one-line message; no partial output is left behind.
     """
+    options = dict(locals())  # every argument, passed on as it is
     from deeperfour.pipeline.embedded import modernize as run
 
-    return run(
-        input,
-        output,
-        stages=stages,
-        preset=preset,
-        weights=weights,
-        style=style,
-        render_factor=render_factor,
-        device=device,
-        batch_size=batch_size,
-        chunk_frames=chunk_frames,
-        codec=codec,
-        crf=crf,
-        encoder_preset=encoder_preset,
-        pix_fmt=pix_fmt,
-        quiet=quiet,
-        allow_random=allow_random,
-        recolor=recolor,
-        resume=resume,
-        start=start,
-        duration=duration,
-        frames=frames,
-        progress_position=progress_position,
-        models=models,
-    )
+    return run(**options)

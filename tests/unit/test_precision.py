@@ -121,6 +121,8 @@ def test_bf16_output_is_within_40_db_of_fp32_on_real_frames(film, stage_name, pr
     for p in ("fp32", "bf16"):
         precision.prepare(stage.model, p)  # what build_stage(precision=p) does, without building the model again
         outputs[p], _ = stage(frames, source, None)
-    # the network changes the frames far more than the bound allows bf16 to: the comparison measures its numbers
-    assert psnr(outputs["fp32"], frames) < 35
-    assert psnr(outputs["bf16"], outputs["fp32"]) >= 40
+    fidelity = psnr(outputs["bf16"], outputs["fp32"])
+    assert fidelity >= 40
+    # the network changes the frames by far more (10 dB) than bf16 changes its output: the comparison measures its
+    # numbers, not frames it left alone
+    assert psnr(outputs["fp32"], frames) < fidelity - 10
