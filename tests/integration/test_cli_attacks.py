@@ -125,7 +125,9 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(sig, clip, tmp_path):
     src = clip("in.mp4", shots=2, shot_seconds=6)
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
-    proc = start("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", "--no-resume")  # nothing kept
+    # under nohup the test runner ignores SIGHUP and its children inherit that (deeperfour then keeps it ignored)
+    default = lambda: signal.signal(sig, signal.SIG_DFL)  # noqa: E731
+    proc = start("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", "--no-resume", preexec_fn=default)
     wait_for_temp_folder(out_dir, proc)
     time.sleep(2)
     proc.send_signal(sig)
