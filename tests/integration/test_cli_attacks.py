@@ -126,7 +126,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(sig, clip, tmp_path):
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
     # under nohup the test runner ignores SIGHUP and its children inherit that (deeperfour then keeps it ignored)
-    default = lambda: signal.signal(sig, signal.SIG_DFL)  # noqa: E731
+    default = lambda: signal.signal(sig, signal.SIG_DFL)
     proc = start("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", "--no-resume", preexec_fn=default)
     wait_for_temp_folder(out_dir, proc)
     time.sleep(2)
