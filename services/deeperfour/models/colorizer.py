@@ -19,6 +19,9 @@ from deeperfour.models.colorspace import chroma_at_luma, luma, yuv_to_rgb
 from deeperfour.models.mobileunet import MobileUnet, render_size
 
 BAND_ROWS = 256  # rows per step of the full-resolution colour work (a 4K frame's 100 MB of temporaries become 12)
+# Near-black luma (CIELAB L below about 3 to 11) fades to grey: scan bars, crushed shadows and gate edges carry no
+# colour a viewer could see in the source, and the net's colour bleeds into them from the picture beside them.
+BLACK_TOE = (0.04, 0.12)
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
@@ -68,6 +71,12 @@ def colorize(model: nn.Module, frames: torch.Tensor, render_factor: int, tempera
     return u8_to_frames(np.stack([merge_chroma(f, model_output_to_u8(r)) for f, r in zip(src, y)]))
 
 
+def black_toe(y: torch.Tensor) -> torch.Tensor:
+    """Weight of the colour at luma y: 0 up to BLACK_TOE[0], 1 from BLACK_TOE[1], smooth between."""
+    t = ((y - BLACK_TOE[0]) / (BLACK_TOE[1] - BLACK_TOE[0])).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
 def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, temperature: float) -> torch.Tensor:
     """The lite colorizer's path: the frame's grey, resized to the render size (aspect kept), gives a distribution
     over (a, b) per pixel at half that size; its annealed mean becomes YUV chroma at the luma of each pixel there
@@ -81,5 +90,6 @@ def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, te
         uv_full = F.interpolate(uv[k : k + 1], (H, W), mode="bilinear")[0]
         for top in range(0, H, BAND_ROWS):
             rows = slice(top, top + BAND_ROWS)
-            out[k, :, rows] = yuv_to_rgb(luma(frames[k, :, rows]), uv_full[:, rows])
+            y = luma(frames[k, :, rows])
+            out[k, :, rows] = yuv_to_rgb(y, uv_full[:, rows] * black_toe(y))
     return out.mul_(255).round_().div_(255)

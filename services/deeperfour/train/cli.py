@@ -64,6 +64,8 @@ def run_train(args) -> int:
         overrides["max_minutes"] = args.max_minutes
     if args.init:
         overrides["init_weights"] = args.init
+    if args.seed is not None:
+        overrides["seed"] = args.seed
     result = train(args.model, args.config, args.out, resume=not args.restart, export=export, overrides=overrides)
     print(json.dumps(result, indent=2))
     return 0
@@ -92,5 +94,6 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--steps", type=int, help="override the config's number of steps")
     p.add_argument("--max-minutes", type=float, help="stop (checkpoint and export) after this many minutes")
     p.add_argument("--init", help="fine-tune: start from these weights (an installed name or a .safetensors path)")
+    p.add_argument("--seed", type=int, help="override the config's seed (a new leg sees new crops and degradations)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     p.set_defaults(func=run_train)
