@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from deeperfour.errors import InputError, OutputError
+from deeperfour.video import io
 
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WebP"}
 EIGHT_BIT_ONLY = ("JPEG", "WebP")
@@ -90,17 +91,7 @@ def _orientation(path: str) -> int:
 
 
 def check_output(output: str | os.PathLike) -> None:
-    out = Path(output)
-    if out.suffix.lower() not in FORMATS:
-        raise OutputError(
-            f"{output}: unsupported image format {out.suffix or '(none)'}; use one of {', '.join(FORMATS)}"
-        )
-    if out.is_dir():
-        raise OutputError(f"{output}: is a directory; give a file name such as {out / 'photo.png'}")
-    if not out.parent.is_dir():
-        raise OutputError(f"{out.parent}: output directory does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise OutputError(f"{out.parent}: output directory is not writable")
+    io.check_output(output, FORMATS, "image format", "photo.png")
 
 
 def write(path: str | os.PathLike, still: Still) -> list[str]:

@@ -117,15 +117,16 @@ def read_frames(path: str, info: VideoInfo, excerpt: Excerpt | None = None) -> G
         raise InputError(f"{path}: truncated or damaged: decoded {count} of {expected} frames ({reason})")
 
 
-def check_output(output: str) -> None:
-    """Fail fast on an output path that cannot work: unknown container, a directory, missing or read-only parent."""
+def check_output(
+    output: str | os.PathLike, suffixes=CONTAINERS, kind: str = "output container", example: str = "film.mp4"
+) -> None:
+    """Fail fast on an output path that cannot work: an unknown suffix (not in `suffixes`: a film's containers, or
+    video/images.py's formats), a directory, a missing or read-only parent."""
     out = Path(output)
-    if out.suffix.lower() not in CONTAINERS:
-        raise OutputError(
-            f"{output}: unsupported output container {out.suffix or '(none)'}; use one of {', '.join(CONTAINERS)}"
-        )
+    if out.suffix.lower() not in suffixes:
+        raise OutputError(f"{output}: unsupported {kind} {out.suffix or '(none)'}; use one of {', '.join(suffixes)}")
     if out.is_dir():
-        raise OutputError(f"{output}: is a directory; give a file name such as {out / 'film.mp4'}")
+        raise OutputError(f"{output}: is a directory; give a file name such as {out / example}")
     if not out.parent.is_dir():
         raise OutputError(f"{out.parent}: output directory does not exist")
     if not os.access(out.parent, os.W_OK):
