@@ -197,22 +197,6 @@ def test_fine_tuning_starts_from_the_given_weights(data_root, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_cosine_decay_follows_its_curve_across_a_resume(data_root, tmp_path):
-    from safetensors import safe_open
-
-    config = CONFIGS / "cpu-colorizer-polish.yaml"
-
-    def rates(run):  # the optimizer groups' rates saved with the run's checkpoint
-        meta = safe_open(str(tmp_path / run / "checkpoint.safetensors"), "pt").metadata()
-        return [g["lr"] for g in json.loads(meta["opt.model.groups"])]
-
-    train("colorizer", config, tmp_path / "a", overrides=overrides("colorizer", data_root, 3), quiet=True)
-    train("colorizer", config, tmp_path / "b", overrides=overrides("colorizer", data_root, 2), quiet=True)
-    train("colorizer", config, tmp_path / "b", overrides=overrides("colorizer", data_root, 3), quiet=True)
-    # the last of 3 steps runs at (1 + cos(2π/3)) / 2 = a quarter of the configured rates, resumed or not
-    assert rates("a") == pytest.approx([5e-5 / 4, 5e-6 / 4]) and rates("b") == pytest.approx(rates("a"))
-
-
 BACKBONE = REPO.parent / "shared" / "data" / "train" / "backbones"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -66,7 +65,6 @@ class Trainer:
         for i in range(start + 1, self.steps + 1):
             for net in self.nets.values():
                 net.train()
-            self._decay_lr(i)
             losses = self.step(i)
             log.log(i, losses, first_step=start)
             if i % every == 0:
@@ -84,16 +82,6 @@ class Trainer:
             )
             self.say(f"wrote {result['weights']}")
         return result
-
-    def _decay_lr(self, i: int) -> None:
-        """`lr_decay: cosine`: each optimizer group's rate falls along a half cosine from its configured value at step 1
-        to zero after the last (`steps`), so a leg ends settled instead of mid-stride. Resumes continue the curve."""
-        if self.cfg.get("lr_decay") != "cosine":
-            return
-        f = 0.5 * (1 + math.cos(math.pi * (i - 1) / self.steps))
-        for opt in self.opts.values():
-            for group in opt.param_groups:
-                group["lr"] = group.setdefault("base_lr", group["lr"]) * f
 
     def _extra(self) -> dict:
         return {"data_rng": self.rng.bit_generator.state}
