@@ -84,8 +84,7 @@ def film_frames(name: str, count: int, step: int) -> list[np.ndarray]:
     "film",
     [
         "a_bomb_blast_effects_1952_part.mp4",
-        # known failure of the shipped weights (issue 12 open): grain beside the picture picks up a tint (chroma p99 above 3)
-        pytest.param("winter_scenes_in_holland.mp4", marks=pytest.mark.xfail(strict=True, reason="tinted bars")),
+        "winter_scenes_in_holland.mp4",
         "film_leader_countdown_with_speech.mp4",
     ],
 )

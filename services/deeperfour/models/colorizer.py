@@ -20,7 +20,8 @@ from deeperfour.models.mobileunet import MobileUnet, render_size
 
 BAND_ROWS = 256  # rows per step of the full-resolution colour work (a 4K frame's 100 MB of temporaries become 12)
 # Near-black luma (CIELAB L below about 3 to 11) fades to grey: scan bars, crushed shadows and gate edges carry no
-# colour a viewer could see in the source, and the net's colour bleeds into them from the picture beside them.
+# colour a viewer could see in the source, and the net's colour bleeds into them from the picture beside them. It is
+# judged on the pixel and on its colour cell's mean luma, so film grain in a black bar stays grey too.
 BLACK_TOE = (0.04, 0.12)
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
@@ -79,12 +80,14 @@ def black_toe(y: torch.Tensor) -> torch.Tensor:
 
 def colorize_lab(model: MobileUnet, frames: torch.Tensor, render_factor: int, temperature: float) -> torch.Tensor:
     """The lite colorizer's path: the frame's grey, resized to the render size (aspect kept), gives a distribution
-    over (a, b) per pixel at half that size; its annealed mean becomes YUV chroma at the luma of each pixel there
-    (colorspace.chroma_at_luma), which is upsampled and put onto the source's full-resolution luma."""
+    over (a, b) per colour cell (a pixel at half that size); its annealed mean becomes YUV chroma at the cell's luma
+    (colorspace.chroma_at_luma), which is upsampled and put onto the source's full-resolution luma. Both the cell's
+    and the pixel's luma pass the black toe."""
     H, W = frames.shape[-2:]
     grey = F.interpolate(luma(frames), render_size(H, W, render_factor), mode="bilinear", antialias=True)
     ab = model.colors(registry.forward(model, grey), temperature).cpu()
-    uv = chroma_at_luma(F.adaptive_avg_pool2d(grey, ab.shape[-2:]), ab)
+    cell_luma = F.adaptive_avg_pool2d(grey, ab.shape[-2:])
+    uv = chroma_at_luma(cell_luma, ab) * black_toe(cell_luma)
     out = torch.empty_like(frames)
     for k in range(len(frames)):  # full-size work one frame, and a band of rows, at a time: memory stays small
         uv_full = F.interpolate(uv[k : k + 1], (H, W), mode="bilinear")[0]
