@@ -117,6 +117,14 @@ def settle_spectral_norm(model: nn.Module, iterations: int = 10) -> None:
                 u.copy_(nn.functional.normalize(W @ v, dim=0, eps=1e-12))
 
 
+def fold_spectral_norm(model: nn.Module) -> None:
+    """For inference: each spectral-norm weight becomes the plain weight W / sigma it stands for (the stored u, v;
+    the same tensor, bit for bit), which an eval-mode call would otherwise recompute every time."""
+    for module in model.modules():
+        if hasattr(module, "weight_orig") and hasattr(module, "weight_u"):
+            nn.utils.remove_spectral_norm(module)
+
+
 def build_model(preset: Preset | str) -> nn.Module:
     """A deterministic (seeded) random model of the preset: eval mode, float32, CPU."""
     preset = _as_preset(preset)

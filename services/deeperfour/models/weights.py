@@ -29,7 +29,7 @@ from deeperfour import __version__, settings
 from deeperfour.errors import WeightsError
 from deeperfour.models import store as stores
 from deeperfour.models.catalog import BACKBONE, SOURCES, STYLES, store_name
-from deeperfour.models.registry import PRESETS, Preset, build_model, get_preset
+from deeperfour.models.registry import PRESETS, Preset, build_model, fold_spectral_norm, get_preset
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def load_model(
         load_into(model, path, p)
     log.info("%s: %s, weights %s", stage, p.name, path or "seeded random init")
     model.weights_path = path  # what the output's provenance tag names (None: the seeded random init)
+    fold_spectral_norm(model)
     return model.to(device, memory_format=torch.channels_last).eval(), p
 
 

@@ -115,6 +115,11 @@ def classification_loss(
     return ce.mean()
 
 
+def colour_error(model, logits: torch.Tensor, target_ab: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Huber distance, in grid steps, between the colour the frame gets (the annealed mean) and the truth."""
+    return F.smooth_l1_loss(model.colors(logits, temperature) / AB_STEP, target_ab / AB_STEP)
+
+
 class ColorizerTrainer(Trainer):
     stage = "colorize"
 
@@ -165,7 +170,7 @@ class ColorizerTrainer(Trainer):
         loss = classification_loss(logits, bins, weights, rebalance)
         losses = {}
         if self.colour_error_weight:
-            error = F.smooth_l1_loss(self.model.colors(logits, self.temperature) / AB_STEP, target_ab / AB_STEP)
+            error = colour_error(self.model, logits, target_ab, self.temperature)
             losses["colour_error"] = error.item()
             loss = loss + self.colour_error_weight * error
         opt = self.opts["model"]
