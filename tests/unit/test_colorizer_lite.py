@@ -10,7 +10,7 @@ import torch
 
 from deeperfour.models.colorspace import chroma, chroma_at_luma, lab_to_rgb, luma, rgb_to_lab
 from deeperfour.models.mobileunet import ab_grid, render_size
-from deeperfour.train.colorizer import colour_error, colour_prior, rebalancing_weights, soft_targets
+from deeperfour.train.colorizer import colour_prior, rebalancing_weights, soft_targets
 
 FILMS = Path(__file__).resolve().parents[3] / "shared" / "data" / "bw_film"
 
@@ -43,30 +43,6 @@ def test_rebalancing_favours_rare_colours():
     grey, orange = int(index[11, 11]), int(index[15, 15])  # (a, b) = (0, 0) and (40, 40)
     assert torch.isclose((prior * w).sum(), torch.tensor(1.0))
     assert w[orange] > 2 * w[grey]
-
-
-def test_colour_error_costs_a_confident_wrong_colour_more_than_a_hedge():
-    """Cross-entropy over bins charges a far wrong bin like a near one; the colour-error term charges the distance
-    of the colour the frame gets, so being sure of green on a red truth costs more than an even guess."""
-    from deeperfour.models.mobileunet import MobileUnet
-
-    bins, index = ab_grid()
-
-    class Head:  # MobileUnet.colors() needs only the bin centres
-        colors = MobileUnet.colors
-
-    head = Head()
-    head.bins = bins
-    truth = torch.tensor([50.0, 30.0]).view(1, 2, 1, 1).expand(1, 2, 4, 4)  # a red
-
-    def sure_of(a, b):
-        logits = torch.full((1, len(bins), 4, 4), -20.0)
-        logits[:, int(index[int((a + 110) / 10), int((b + 110) / 10)])] = 20.0
-        return logits
-
-    right, near, wrong = (colour_error(head, sure_of(*ab), truth, 0.6) for ab in [(50, 30), (40, 30), (-50, 30)])
-    even = colour_error(head, torch.zeros(1, len(bins), 4, 4), truth, 0.6)
-    assert right < 1e-3 < near < even < wrong
 
 
 def test_merge_keeps_the_source_luma_and_reaches_the_colour():

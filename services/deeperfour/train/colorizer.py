@@ -13,12 +13,6 @@ The encoder starts from the ImageNet MobileNetV2 (`backbone`: the .tflite file, 
 `deeperfour weights import FILE --model mobilenet_v2-imagenet` writes);
 `freeze_encoder` trains the decoder alone (DeOldify's order: decoder first, then everything at a lower rate for
 the encoder, `encoder_lr`).
-
-`colour_error_weight` adds a penalty on the colour the frame will actually get: the Huber distance (in grid steps)
-between the annealed mean at the inference temperature and the truth. Cross-entropy over bins is blind to how far
-a wrong bin is from the right one, so a confident wrong colour (green water, grass on a grey floor) costs it no
-more than a near miss; this term makes it cost in proportion to the error a viewer sees, and unweighted by the
-rebalancing, so it pulls uncertain regions back towards grey.
 """
 
 from __future__ import annotations
@@ -115,11 +109,6 @@ def classification_loss(
     return ce.mean()
 
 
-def colour_error(model, logits: torch.Tensor, target_ab: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Huber distance, in grid steps, between the colour the frame gets (the annealed mean) and the truth."""
-    return F.smooth_l1_loss(model.colors(logits, temperature) / AB_STEP, target_ab / AB_STEP)
-
-
 class ColorizerTrainer(Trainer):
     stage = "colorize"
 
@@ -141,8 +130,6 @@ class ColorizerTrainer(Trainer):
         self.opts = {"model": torch.optim.Adam(groups, betas=tuple(cfg.get("betas", (0.9, 0.99))))}
         self.data = ColorizerData(cfg, self.rng)
         self.degrade_strength = float(cfg.get("degrade", 1.0))
-        self.colour_error_weight = float(cfg.get("colour_error_weight", 0.0))
-        self.temperature = float(cfg.get("temperature", 0.6))  # the inference default (models/colorizer.py)
         lam = cfg.get("rebalance_lambda")
         self.rebalance = None
         if lam is not None:
@@ -161,24 +148,18 @@ class ColorizerTrainer(Trainer):
     def step(self, i: int) -> dict:
         gt = degrade.frame_edges(self.data.sample(), self.rng)
         grey = degrade.old_film(luma(gt), self.rng, self.degrade_strength)
-        target_ab = self._ab_target(gt)
-        bins, weights = soft_targets(target_ab, self.model.grid_index)
-        gt, grey, bins, weights, target_ab = (t.to(self.device) for t in (gt, grey, bins, weights, target_ab))
+        bins, weights = soft_targets(self._ab_target(gt), self.model.grid_index)
+        gt, grey, bins, weights = (t.to(self.device) for t in (gt, grey, bins, weights))
         with self.autocast():
             logits = self.model(grey.contiguous(memory_format=torch.channels_last))
         rebalance = self.rebalance.to(self.device) if self.rebalance is not None else None
         loss = classification_loss(logits, bins, weights, rebalance)
-        losses = {}
-        if self.colour_error_weight:
-            error = colour_error(self.model, logits, target_ab, self.temperature)
-            losses["colour_error"] = error.item()
-            loss = loss + self.colour_error_weight * error
         opt = self.opts["model"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
-            ab = F.interpolate(self.model.colors(logits.detach(), self.temperature), scale_factor=2, mode="bilinear")
+            ab = F.interpolate(self.model.colors(logits.detach(), 0.38), scale_factor=2, mode="bilinear")
             true_ab = rgb_to_lab(gt)[:, 1:]
             err = ((ab - true_ab) ** 2).sum(1).mean().sqrt() / (true_ab**2).sum(1).mean().sqrt().clamp_min(1e-6)
-        return {"loss": loss.item(), **losses, "ab_rmse_vs_grey": err.item()}
+        return {"loss": loss.item(), "ab_rmse_vs_grey": err.item()}
