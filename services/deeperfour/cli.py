@@ -391,17 +391,16 @@ def _main(argv: list[str] | None) -> int:
     try:
         logging.getLogger("deeperfour").setLevel(_log_level(args, config))
         return int(args.func(args) or 0)
-    except DeeperFourError as e:
-        print(f"deeperfour: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except ModuleNotFoundError as e:
-        message = missing_extra(e, args.command)
+    except Exception as e:
+        signals.check()  # after Ctrl-C, SIGTERM or SIGHUP any failure is the interruption's
+        if isinstance(e, DeeperFourError):
+            print(f"deeperfour: error: {e}", file=sys.stderr)
+            return e.exit_code
+        message = missing_extra(e, args.command) if isinstance(e, ModuleNotFoundError) else None
         if message is None:
             return _internal_error(e, config)
         print(f"deeperfour: error: {message}", file=sys.stderr)
         return 2
-    except Exception as e:
-        return _internal_error(e, config)
 
 
 def _internal_error(e: Exception, config) -> int:

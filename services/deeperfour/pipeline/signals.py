@@ -42,6 +42,13 @@ class Catcher:
             raise Interrupted(signum)
 
 
+def check() -> None:
+    """Raise Interrupted if a signal came within a `catching()` block: an error that follows it (an import cut
+    short leaves a module half made) is the interruption's, and is reported as that."""
+    if _first is not None:
+        raise Interrupted(_first)
+
+
 @contextmanager
 def catching() -> Iterator[Catcher]:
     """Within the block, SIGINT, SIGTERM and SIGHUP raise Interrupted once (main thread only; elsewhere a no-op).
