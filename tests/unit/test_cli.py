@@ -128,3 +128,28 @@ def test_the_python_api_shows_the_real_keyword_arguments():
     real = inspect.signature(modernize).parameters.values()
     assert [(p.name, p.kind, p.default) for p in shown] == [(p.name, p.kind, p.default) for p in real]
     assert "batch_size" in (deeperfour.modernize.__doc__ or "")
+
+
+def test_a_failure_after_ctrl_c_is_reported_as_the_interruption(monkeypatch, tmp_path, capsys):
+    """Ctrl-C can land inside an import, which then fails in its own way (a module half made): the command still
+    says it was interrupted and exits 130, not 'internal error'."""
+    import os
+    import signal
+
+    from deeperfour import cli
+
+    def cut_short(path):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            raise AttributeError("module 'numpy' has no attribute 'ma'") from None
+
+    monkeypatch.setattr(cli, "_check_input", cut_short)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = cli.main(["modernize", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4")])
+    finally:
+        for s, handler in handlers.items():  # the command ignores further signals on its way out
+            signal.signal(s, handler)
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted (Ctrl-C)" in err and "internal error" not in err
