@@ -4,8 +4,8 @@
 
 1. `deeperfour modernize` on the 10 s 640x360 film (bench_pipeline.make_input) as a child process, wall seconds, for
    each OpenMP wait setting, alone and beside one busy process (`python -c "while True: pass"`);
-2. the lite colorize Stage on 8 frames of 640x360, ms a frame (best of 5, interleaved, one process): weights folded at load
-   (weights.load_model) against spectral norm recomputed at every call.
+2. the lite colorize Stage on 8 frames of 640x360, ms a frame (best of 5, interleaved, one process): weights folded
+   at load (weights.load_model) against spectral norm recomputed at every call.
 """
 
 from __future__ import annotations
