@@ -131,7 +131,7 @@ class Stack:
         self.pids = self.run_dir / "pids"
         self.model_store = Path(model_store).resolve()
         self.ports = ports or Ports()
-        self.token = token or secrets.token_urlsafe(24)
+        self.token = token or secrets.token_hex(24)  # hex: no leading '-' for `--token X` to take for an option
         self.orchestrators = orchestrators
         self.chunk_frames = chunk_frames
         self.group = group
