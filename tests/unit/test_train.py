@@ -197,6 +197,43 @@ def test_fine_tuning_starts_from_the_given_weights(data_root, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_ema_exports_the_running_average_and_resumes_it(data_root, tmp_path):
+    def run(name, steps, **extra):
+        tune = {
+            **overrides("stabilizer", data_root, steps),
+            "init_weights": str(tmp_path / "w0.safetensors"),
+            "lr": 0.01,
+            **extra,
+        }
+        config = CONFIGS / "cpu-stabilizer-finetune.yaml"
+        train(
+            "stabilizer", config, tmp_path / name, overrides=tune, quiet=True, export=tmp_path / f"{name}.safetensors"
+        )
+        return load_file(str(tmp_path / f"{name}.safetensors"))
+
+    start = overrides("stabilizer", data_root, 1)
+    train(
+        "stabilizer",
+        CONFIGS / "cpu-stabilizer.yaml",
+        tmp_path / "w0",
+        overrides=start,
+        quiet=True,
+        export=tmp_path / "w0.safetensors",
+    )
+    w0 = load_file(str(tmp_path / "w0.safetensors"))
+    w1, w2 = run("live1", 1), run("live2", 2)  # the live weights after each step (the runs are deterministic)
+    ema = run("ema", 2, ema=0.75)
+    for k, v in ema.items():
+        if v.is_floating_point():  # ema_2 = 0.75 (0.75 w0 + 0.25 w1) + 0.25 w2
+            want = 0.5625 * w0[k] + 0.1875 * w1[k] + 0.25 * w2[k]
+            torch.testing.assert_close(v, want, rtol=1e-5, atol=1e-6, msg=k)
+    assert any(not torch.equal(ema[k], w2[k]) for k in ema if ema[k].is_floating_point())
+
+    run("resumed", 1, ema=0.75)  # one step, then resumed to two from its checkpoint: the average carries over
+    resumed = run("resumed", 2, ema=0.75)
+    assert all(torch.equal(resumed[k], ema[k]) for k in ema)
+
+
 BACKBONE = REPO.parent / "shared" / "data" / "train" / "backbones"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,9 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------------------------
     def run(self, *, resume: bool = True, export: str | None = None) -> dict:
         ckpt = Checkpoint(self.out_dir / "checkpoint.safetensors")
+        decay = float(self.cfg.get("ema", 0))
+        if decay:  # a running average of the weights, checkpointed like a net and exported instead of the live one
+            self.nets["ema"] = copy.deepcopy(self.model).requires_grad_(False)
         start = 0
         if resume and ckpt.exists():
             start, extra = ckpt.load(self.nets, self.opts)
@@ -66,6 +70,8 @@ class Trainer:
             for net in self.nets.values():
                 net.train()
             losses = self.step(i)
+            if decay:
+                self._average(decay)
             log.log(i, losses, first_step=start)
             if i % every == 0:
                 ckpt.save(i, self.nets, self.opts, self._extra())
@@ -74,14 +80,25 @@ class Trainer:
                 break
         ckpt.save(i, self.nets, self.opts, self._extra())
         self.model.eval()
+        exported = self.nets["ema"].eval() if decay else self.model
         result = {"steps_done": i, "checkpoint": str(ckpt.path), "minutes": round((time.monotonic() - t0) / 60, 2)}
         if export:
-            meta = {"steps": i, **self.export_meta()}
+            meta = {"steps": i, **({"ema": decay} if decay else {}), **self.export_meta()}
             result["weights"] = str(
-                export_weights(self.model, export, self.preset.name, meta, self.cfg.get("export_dtype", "float32"))
+                export_weights(exported, export, self.preset.name, meta, self.cfg.get("export_dtype", "float32"))
             )
             self.say(f"wrote {result['weights']}")
         return result
+
+    @torch.no_grad()
+    def _average(self, decay: float) -> None:
+        """ema <- decay * ema + (1 - decay) * model, batch-norm statistics included; integer buffers copied."""
+        live = self.model.state_dict()
+        for k, v in self.nets["ema"].state_dict().items():
+            if v.is_floating_point():
+                v.lerp_(live[k], 1 - decay)
+            else:
+                v.copy_(live[k])
 
     def _extra(self) -> dict:
         return {"data_rng": self.rng.bit_generator.state}
