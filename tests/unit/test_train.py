@@ -234,6 +234,17 @@ def test_ema_exports_the_running_average_and_resumes_it(data_root, tmp_path):
     assert all(torch.equal(resumed[k], ema[k]) for k in ema)
 
 
+def test_ema_of_a_spectral_norm_network_exports_unit_singular_vectors(data_root, tmp_path):
+    # an average of power-iteration vectors is shorter than one, which would inflate every normalised weight
+    config = CONFIGS / "cpu-colorizer-decoder.yaml"
+    tiny = {**overrides("colorizer", data_root, 2), "ema": 0.5}
+    train("colorizer", config, tmp_path / "run", overrides=tiny, quiet=True, export=tmp_path / "ema.safetensors")
+    vectors = {
+        k: v for k, v in load_file(str(tmp_path / "ema.safetensors")).items() if k.endswith(("weight_u", "weight_v"))
+    }
+    assert vectors and all(abs(float(v.float().norm()) - 1) < 1e-3 for v in vectors.values())
+
+
 BACKBONE = REPO.parent / "shared" / "data" / "train" / "backbones"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deeperfour.models import registry
 from deeperfour.train.common import Checkpoint, LossLog, export_weights
 
 
@@ -29,8 +30,6 @@ class Trainer:
             from deeperfour.errors import DeeperFourError
 
             raise DeeperFourError("this config asks for device: cuda but no CUDA GPU is available; use a cpu-* config")
-        from deeperfour.models import registry
-
         self.preset = registry.get_preset(self.stage, cfg.get("preset", "lite"))
         self.model = registry.build_model(self.preset)
         if cfg.get("init_weights"):  # fine-tuning: start from exported weights (an installed name or a path)
@@ -80,7 +79,10 @@ class Trainer:
                 break
         ckpt.save(i, self.nets, self.opts, self._extra())
         self.model.eval()
-        exported = self.nets["ema"].eval() if decay else self.model
+        exported = self.model
+        if decay:  # averaged spectral-norm vectors are no longer the singular vectors: a few power iterations
+            exported = self.nets["ema"].eval()
+            registry.settle_spectral_norm(exported)
         result = {"steps_done": i, "checkpoint": str(ckpt.path), "minutes": round((time.monotonic() - t0) / 60, 2)}
         if export:
             meta = {"steps": i, **({"ema": decay} if decay else {}), **self.export_meta()}
