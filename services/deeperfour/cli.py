@@ -208,6 +208,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: DEEPERFOUR_PRECISION or auto)",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per stage: the stages run side by side, so one each suits a few cores; more make a "
+        "film faster on a big machine and change the last bits of the result (default: DEEPERFOUR_THREADS or 1)",
+    )
+    p.add_argument(
         "--batch-size",
         type=int,
         default=8,
@@ -387,7 +393,10 @@ def _main(argv: list[str] | None) -> int:
     settings.prefer_sleeping_threads()
     logs.setup()
     args = build_parser().parse_args(argv)
-    config = settings.load(PRECISION=getattr(args, "precision", None))  # the command line's choice wins
+    threads = getattr(args, "threads", None)
+    config = settings.load(  # the command line's choices win
+        PRECISION=getattr(args, "precision", None), THREADS=None if threads is None else str(threads)
+    )
     try:
         logging.getLogger("deeperfour").setLevel(_log_level(args, config))
         return int(args.func(args) or 0)

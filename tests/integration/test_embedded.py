@@ -8,7 +8,10 @@ import pytest
 
 from deeperfour.errors import InputError
 from deeperfour.pipeline.embedded import modernize
-from deeperfour.pipeline.frames import frames_to_tensor
+from deeperfour.pipeline import table
+from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+from deeperfour.pipeline.runner import run_chunk
+from deeperfour.pipeline.stages import StabilizeStage, build_stages
 from deeperfour.video.io import read_frames
 from deeperfour.video.probe import probe
 from deeperfour.video.shots import ShotDetector
@@ -160,6 +163,40 @@ def test_batch_size_does_not_change_pixels(clip, tmp_path):
         modernize(src, out, stages=ALL_STAGES, **{**FAST, "batch_size": b}, **LOSSLESS)
         outs[b] = frames(out)
     np.testing.assert_array_equal(outs[1], outs[8])
+
+
+def test_stages_side_by_side_give_what_one_thread_gives(clip, tmp_path):
+    """The stages run in threads of their own, chunk after chunk: the film is what run_chunk gives on each whole
+    shot in one thread, through four stages and many small chunks."""
+    src = clip("side.mp4", shots=2, shot_seconds=0.6)
+    out = tmp_path / "side.mkv"
+    modernize(src, out, stages=ALL_STAGES, **{**FAST, "chunk_frames": 3}, **LOSSLESS)
+    source, starts = frames(src), shot_starts(src)
+    stages = build_stages(table.parse(ALL_STAGES), allow_random=True)
+    expected = [
+        tensor_to_frames(run_chunk(stages, frames_to_tensor(source[a:b]), [None] * len(stages))[0])
+        for a, b in zip(starts, [*starts[1:], len(source)])
+    ]
+    assert len(starts) == 2
+    np.testing.assert_array_equal(frames(out), np.concatenate(expected))
+
+
+def test_a_later_stage_that_fails_stops_the_run(clip, tmp_path, monkeypatch):
+    """An error in a stage's own thread reaches the caller; the other threads stop and nothing is left behind."""
+    src = clip("fails.mp4", shots=1, shot_seconds=1.0)
+    calls = []
+
+    def fail_on_third_chunk(self, frames, source, state):
+        calls.append(len(frames))
+        if len(calls) == 3:
+            raise RuntimeError("stabilizer broke")
+        return frames, state
+
+    monkeypatch.setattr(StabilizeStage, "process", fail_on_third_chunk)
+    with pytest.raises(RuntimeError, match="stabilizer broke"):
+        modernize(src, tmp_path / "out.mp4", **{**FAST, "chunk_frames": 4})
+    assert len(calls) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fails.mp4"]
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 2), (13, 17), (16, 16)])

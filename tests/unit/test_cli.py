@@ -153,3 +153,28 @@ def test_a_failure_after_ctrl_c_is_reported_as_the_interruption(monkeypatch, tmp
             signal.signal(s, handler)
     err = capsys.readouterr().err
     assert code == 130 and "interrupted (Ctrl-C)" in err and "internal error" not in err
+
+
+def test_threads_per_stage_come_from_the_command_line_or_the_environment(monkeypatch):
+    """build_stage gives torch the threads of settings.threads: one by default, DEEPERFOUR_THREADS, --threads wins."""
+    import torch
+
+    from deeperfour import settings
+    from deeperfour.pipeline.stages import build_stage
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("DEEPERFOUR_THREADS", raising=False)
+        settings.load()
+        build_stage("stabilize")
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("DEEPERFOUR_THREADS", "3")
+        assert settings.load().threads == 3 and settings.load(THREADS="2").threads == 2
+        build_stage("stabilize")
+        assert torch.get_num_threads() == 2
+        assert build_parser().parse_args(["modernize", "in.mp4", "-o", "o.mp4", "--threads", "4"]).threads == 4
+        with pytest.raises(DeeperFourError, match=r"^threads per stage 0: use 1 or more"):
+            settings.load(THREADS="0").threads
+    finally:
+        settings.clear()
+        torch.set_num_threads(before)

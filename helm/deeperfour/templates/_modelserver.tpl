@@ -69,6 +69,8 @@ spec:
               value: {{ $v.gpus | quote }}
             - name: DEEPERFOUR_PRECISION
               value: {{ $.Values.torchserve.precision | quote }}
+            - name: DEEPERFOUR_THREADS
+              value: {{ $.Values.torchserve.threads | quote }}
             # Writable places on a read-only root filesystem (emptyDir volumes below).
             - name: TEMP
               value: /home/model-server/tmp

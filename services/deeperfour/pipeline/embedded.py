@@ -1,9 +1,12 @@
 """Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
 
-Three threads overlap the work: a reader (ffmpeg decode, shot detection, chunks), the caller's thread (inference:
-it is the bottleneck) and a writer (ffmpeg encode). Frames wait in the queues as uint8 and become float32 only for
-the stages; queues hold few chunks and a chunk holds few bytes (chunks.CHUNK_BYTES), so memory stays flat however
-long the film is and grows little with the frame size.
+The work overlaps in threads joined by small queues: a reader (ffmpeg decode, shot detection, chunks), one thread per
+stage (the caller's runs the first), each on a torch thread of its own by default (settings.threads), and a writer
+(ffmpeg encode). On a few cores this beats giving each stage every core in turn: a network call on small frames is
+many short operations, and torch's threads waiting for each other at every one of them cost more than the second
+core gives (docs/performance.md). Frames wait for the first stage as uint8 and become float32 only for the stages;
+queues hold few chunks and a chunk holds few bytes (chunks.CHUNK_BYTES), so memory stays flat however long the film
+is and grows little with the frame size.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from deeperfour.pipeline import options, signals, table
 from deeperfour.pipeline import resume as resume_mod
 from deeperfour.pipeline.chunks import chunks, frames_per_chunk
 from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
-from deeperfour.pipeline.runner import run_chunk
+from deeperfour.pipeline.runner import run_stage
 from deeperfour.pipeline.stages import build_stages
 from deeperfour.video import binary, colour, excerpt, segments, timing, verify, workdir
 from deeperfour.video.io import Encoder, check_output, read_frames
@@ -289,8 +292,11 @@ class _Run:
         self.start_frame = encoder.frames  # frames an earlier run finished
         self.states = states or [None] * len(stages)
         self.stop = threading.Event()
-        self.decoded: queue.Queue = queue.Queue(maxsize=2)  # chunks
+        self.decoded: queue.Queue = queue.Queue(maxsize=2)  # uint8 chunks
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
+        handoffs = [queue.Queue(maxsize=1) for _ in stages[1:]]  # float chunks from stage k to stage k + 1
+        self.inboxes: list[queue.Queue] = [self.decoded, *handoffs]
+        self.outboxes: list[queue.Queue] = [*handoffs, self.encoded]
         self.timings: dict[str, float] = {}
         self.shots = 0
         self.cuts: list[int] = []  # first frame of every shot but the first
@@ -313,15 +319,20 @@ class _Run:
             position=self.position,
             leave=self.position == 0,
         )
+        helpers = [threading.Thread(target=self._stage, args=(k,), daemon=True) for k in range(1, len(self.stages))]
         reader = threading.Thread(target=self._read, daemon=True)
         writer = threading.Thread(target=self._write, daemon=True)
-        reader.start()
-        writer.start()
+        for thread in (reader, writer, *helpers):
+            thread.start()
         try:
-            self._infer()
+            self._stage(0)
+        except BaseException:
+            self.stop.set()  # every other thread ends at its next step
+            raise
         finally:
-            self._put(self.encoded, _END)
-            writer.join()
+            self._put(self.outboxes[0], _END)
+            for thread in (*helpers, writer):
+                thread.join()
             self.stop.set()
             reader.join(timeout=5)
             self.bar.close()
@@ -339,9 +350,18 @@ class _Run:
                     return False
         return False
 
+    def _get(self, q: queue.Queue):
+        """The next item of `q`, or _END once the run is stopped."""
+        while not self.stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        return _END
+
     def _read(self) -> None:
-        """Chunks of one shot, cut again at segment boundaries, as (tensor, starts a shot, ends a segment); those an
-        earlier run finished are decoded for the shot detection only."""
+        """Chunks of one shot, cut again at segment boundaries, as (uint8 frames, starts a shot, ends a segment); those
+        an earlier run finished are decoded for the shot detection only."""
         frames = read_frames(self.info.path, self.info, self.cut)
         try:
             for chunk in chunks(frames, float(self.info.fps), self.chunk_frames):
@@ -353,33 +373,51 @@ class _Run:
                     if end <= self.start_frame:
                         continue
                     starts = chunk.index == 0 and first == chunk.first_frame
-                    item = (piece, starts, end % segments.SEGMENT_FRAMES == 0)  # uint8 until a model runs
-                    if not self._put(self.decoded, item):
+                    if not self._put(self.decoded, (piece, starts, end % segments.SEGMENT_FRAMES == 0)):
                         return
             self._put(self.decoded, _END)
-        except BaseException as e:  # handed to the inference thread, which raises it
+        except BaseException as e:  # handed to the first stage, which raises it
             self._put(self.decoded, e)
         finally:
             frames.close()
 
-    def _infer(self) -> None:
-        states: list = self.states
-        while (item := self.decoded.get()) is not _END:
-            self.caught.check()
-            if isinstance(item, BaseException):
-                raise item
-            source, starts_shot, ends_segment = item
-            if starts_shot:
-                states = [None] * len(self.stages)
-            out, states = run_chunk(self.stages, frames_to_tensor(source), states, timings=self.timings)
-            frames = tensor_to_frames(out)
-            del out  # the float chunk goes before the next one is made
-            if self.errors or not self._put(self.encoded, (frames, states if ends_segment else None)):
-                return
+    def _stage(self, k: int) -> None:
+        """Stage k over every chunk, in order. A chunk that ends a segment carries the states of the stages it has
+        been through, for the writer to save with the segment. Stage 0 runs on the caller's thread (it raises what
+        goes wrong, and answers signals); a later stage's error stops the run."""
+        inbox, outbox, last = self.inboxes[k], self.outboxes[k], k == len(self.stages) - 1
+        state = self.states[k]
+        try:
+            while (item := self._get(inbox)) is not _END:
+                if k == 0:
+                    self.caught.check()
+                    if isinstance(item, BaseException):
+                        raise item
+                    source, starts_shot, ends_segment = item
+                    frames = source = frames_to_tensor(source)
+                    done: list | None = [] if ends_segment else None
+                else:
+                    frames, source, starts_shot, done = item
+                if starts_shot:
+                    state = None
+                frames, state = run_stage(k, self.stages[k], frames, source, state, timings=self.timings)
+                done = None if done is None else [*done, state]
+                item = (tensor_to_frames(frames), done) if last else (frames, source, starts_shot, done)
+                del frames, source  # the last stage's float chunks go while it waits for the writer
+                if not self._put(outbox, item):
+                    return
+        except BaseException as e:
+            if k == 0:
+                raise
+            self.errors.append(e)
+            self.stop.set()
+            return
+        if k:
+            self._put(outbox, _END)
 
     def _write(self) -> None:
         try:
-            while (item := self.encoded.get()) is not _END:
+            while (item := self._get(self.encoded)) is not _END:
                 frames, states = item
                 for frame in frames:
                     self.encoder.write(frame)
@@ -389,8 +427,6 @@ class _Run:
         except BaseException as e:
             self.errors.append(e)
             self.stop.set()
-            while self.encoded.get() is not _END:  # unblock the inference thread
-                pass
 
     def summary(self, times=None) -> dict:
         """`times`: the output frames' own times for a variable frame rate (None: constant)."""

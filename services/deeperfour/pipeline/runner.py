@@ -29,10 +29,19 @@ def run_chunk(
     """
     frames, new_states = chunk, []
     for k, (stage, state) in enumerate(zip(stages, states, strict=True)):
-        t0 = time.perf_counter()
-        frames, state = backend(k, stage, frames, chunk, state)
+        frames, state = run_stage(k, stage, frames, chunk, state, backend, timings)
         new_states.append(state)
-        if timings is not None:
-            name = getattr(stage, "name", stage)
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
     return frames, new_states
+
+
+def run_stage(
+    k: int, stage, frames, source, state, backend: Backend = in_process, timings: dict[str, float] | None = None
+) -> tuple[Any, Any]:
+    """Stage k of a pipeline on `frames` (the output of stage k - 1, or `source` for the first): (frames, state).
+    The embedded mode calls it from one thread per stage, so that its stages work side by side."""
+    t0 = time.perf_counter()
+    frames, state = backend(k, stage, frames, source, state)
+    if timings is not None:
+        name = getattr(stage, "name", stage)
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+    return frames, state

@@ -10,6 +10,7 @@ Frames under MIN_SIDE px on a side are padded for the models (edge pixels repeat
 
 Each stage's network runs in the precision build_stage resolves (models/precision.py: --precision, else
 DEEPERFOUR_PRECISION, else auto); it is one of the stage's options, so it is part of what a resumed run must match.
+build_stage also sets torch's threads (settings.threads, --threads: one by default; pipeline/embedded.py says why).
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def build_stage(
     check_device(device)
     spec = registry.get_preset(stage, preset)
     chosen = precisions.resolve(precision or settings.current().precision, device, spec.name)  # before loading
+    torch.set_num_threads(settings.current().threads)  # process-wide: a process's stages all run on as many
     model, spec = load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
     precisions.prepare(model, chosen)  # registry.forward runs the network in it
     return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor, precision=chosen)
