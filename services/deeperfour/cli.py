@@ -209,9 +209,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads",
-        type=int,
-        help="torch threads per stage: the stages run side by side, so one each suits a few cores; more make a "
-        "film faster on a big machine and change the last bits of the result (default: DEEPERFOUR_THREADS or 1)",
+        help="torch threads a stage: auto (one for frames up to 1280x720, where the stages run side by side a core "
+        "each; torch's own count above) or a number; the number changes the last bits of the result "
+        "(default: DEEPERFOUR_THREADS or auto)",
     )
     p.add_argument(
         "--batch-size",
@@ -393,9 +393,8 @@ def _main(argv: list[str] | None) -> int:
     settings.prefer_sleeping_threads()
     logs.setup()
     args = build_parser().parse_args(argv)
-    threads = getattr(args, "threads", None)
     config = settings.load(  # the command line's choices win
-        PRECISION=getattr(args, "precision", None), THREADS=None if threads is None else str(threads)
+        PRECISION=getattr(args, "precision", None), THREADS=getattr(args, "threads", None)
     )
     try:
         logging.getLogger("deeperfour").setLevel(_log_level(args, config))

@@ -9,7 +9,7 @@ Variables (defaults in the section classes below):
     download and train --export store), DEEPERFOUR_FFMPEG_BIN (or FFMPEG_BIN; default: imageio-ffmpeg's),
     DEEPERFOUR_DATA_ROOT (../shared/data), DEEPERFOUR_LOG_LEVEL (warning), DEEPERFOUR_DEBUG  CLI, training, tools
     DEEPERFOUR_PRECISION (auto; the command line's --precision wins)          CLI, model servers
-    DEEPERFOUR_THREADS (1: torch threads per stage; the command line's --threads wins)   CLI, model servers
+    DEEPERFOUR_THREADS (auto: torch threads a stage; the command line's --threads wins)    CLI, model servers
     DEEPERFOUR_KAFKA_BOOTSTRAP_SERVERS, _SESSION_TIMEOUT_MS, _HEARTBEAT_INTERVAL_MS, _MAX_POLL_INTERVAL_MS
     DEEPERFOUR_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _SECURE, _BUCKET              gateway, orchestrator, model servers
     DEEPERFOUR_GATEWAY_PORT, _TOKEN (required), _MAX_UPLOAD_MB, _BIND_ADDRESS (127.0.0.1),
@@ -165,14 +165,15 @@ class Settings:
         return self.flag("DEBUG")
 
     @cached_property
-    def threads(self) -> int:
-        """Torch threads per stage (build_stage sets them). One by default: the embedded mode runs its stages side
-        by side, a core each, and a model server scales by workers; more make one stage faster on a big machine
-        and change the last bits of its float sums, so a resumed run must use the same number."""
-        value = self.number("THREADS", 1)
-        if value < 1:
-            raise DeeperFourError(f"threads per stage {value}: use 1 or more (--threads, {PREFIX}THREADS)")
-        return value
+    def threads(self) -> int | None:
+        """Torch threads a stage computes with; None (unset, or auto): pipeline/stages.threads_for picks by frame
+        size."""
+        raw = self.get("THREADS", "").strip().lower()
+        if raw in ("", "auto"):
+            return None
+        if not raw.isdigit() or int(raw) < 1:
+            raise DeeperFourError(f"threads a stage {raw}: use auto or a number from 1 (--threads, {PREFIX}THREADS)")
+        return int(raw)
 
     @cached_property
     def precision(self) -> str:

@@ -1,9 +1,10 @@
-"""How torch's idle threads wait, and the spectral-norm fold: prints figures, asserts nothing.
+"""Torch threads per stage and how idle ones wait, and the spectral-norm fold: prints figures, asserts nothing.
 
-    python tests/bench/bench_threads.py [--data ../shared/data] [--runs 1]
+    python tests/bench/bench_threads.py [--data ../shared/data] [--runs 1] [--size 640x360] [--seconds 10]
 
-1. `deeperfour modernize` on the 10 s 640x360 film (bench_pipeline.make_input) as a child process, wall seconds, for
-   each OpenMP wait setting, alone and beside one busy process (`python -c "while True: pass"`);
+1. `deeperfour modernize` on the 10 s 640x360 film (bench_pipeline.make_input; --size, --seconds for another) as a
+   child process, wall seconds, with one torch thread a stage (the default: the stages run side by side) and with
+   two under each OpenMP wait setting, alone and beside one busy process (`python -c "while True: pass"`);
 2. the lite colorize Stage on 8 frames of 640x360, ms a frame (best of 5, interleaved, one process): weights folded
    at load (weights.load_model) against spectral norm recomputed at every call.
 """
@@ -20,11 +21,11 @@ from pathlib import Path
 from unittest import mock
 
 SETTINGS = {  # GOMP_SPINCOUNT wins over OMP_WAIT_POLICY in libgomp
-    "OMP_WAIT_POLICY=PASSIVE (default)": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "GOMP_SPINCOUNT=3000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"},
-    "GOMP_SPINCOUNT=30000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"},
-    "GOMP_SPINCOUNT=300000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"},
-    "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "1 thread a stage (default)": {"DEEPERFOUR_THREADS": "1"},
+    "2, OMP_WAIT_POLICY=PASSIVE": {"DEEPERFOUR_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},
+    "2, GOMP_SPINCOUNT=3000": {"DEEPERFOUR_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"},
+    "2, GOMP_SPINCOUNT=300000": {"DEEPERFOUR_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"},
+    "2, OMP_WAIT_POLICY=ACTIVE": {"DEEPERFOUR_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"},
 }
 
 
@@ -64,13 +65,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2].parent / "shared" / "data")
     ap.add_argument("--runs", type=int, default=1, help="runs of each setting alone")
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_pipeline import make_input
 
     print(f"load average at start {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as d:
-        src = make_input(args.data, Path(d), 10)
+        src = make_input(args.data, Path(d), args.seconds, args.size)
+        print(f"film {args.size}, {args.seconds:g} s")
         for label, env in SETTINGS.items():
             alone = [command_seconds(src, Path(d) / "out.mp4", env) for _ in range(args.runs)]
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])

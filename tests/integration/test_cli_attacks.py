@@ -205,7 +205,7 @@ def test_summary_json_path_is_checked_before_the_work(summary, words, clip, tmp_
         (["--render-factor", "1000"], "use 1 to 64"),
         (["--batch-size", "0"], "at least 1"),
         (["--chunk-frames", "-3"], "at least 1"),
-        (["--threads", "0"], "use 1 or more"),
+        (["--threads", "0"], "use auto or a number from 1"),
         (["--device", "tpu"], "unknown device"),
         (["--device", "cuda:7"], "cuda"),
         (["--stages", "colorize,colorize"], "listed twice"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+import torch
 
 from deeperfour.errors import InputError
-from deeperfour.pipeline.embedded import modernize
 from deeperfour.pipeline import table
-from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+from deeperfour.pipeline.embedded import modernize
+from deeperfour.pipeline.frames import frames_to_tensor, from_planes, planes, tensor_to_frames, to_planes
 from deeperfour.pipeline.runner import run_chunk
 from deeperfour.pipeline.stages import StabilizeStage, build_stages
 from deeperfour.video.io import read_frames
@@ -149,6 +150,13 @@ def test_frames_to_tensor_layout():
     f[1, 2, 3] = (255, 0, 128)
     t = frames_to_tensor(f)
     assert t.shape == (2, 3, 4, 6) and t[1, 0, 2, 3] == 1.0 and t[1, 2, 2, 3] == 128 / 255
+
+
+def test_uint8_planes_between_stages_are_exact():
+    f = np.random.default_rng(0).integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+    x = frames_to_tensor(f)
+    assert torch.equal(from_planes(planes(f)), x) and from_planes(planes(f)).is_contiguous()
+    assert torch.equal(from_planes(to_planes(x)), x)
 
 
 ALL_STAGES = "colorize,stabilize,cartoonize,stabilize"

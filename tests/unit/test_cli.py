@@ -155,26 +155,31 @@ def test_a_failure_after_ctrl_c_is_reported_as_the_interruption(monkeypatch, tmp
     assert code == 130 and "interrupted (Ctrl-C)" in err and "internal error" not in err
 
 
-def test_threads_per_stage_come_from_the_command_line_or_the_environment(monkeypatch):
-    """build_stage gives torch the threads of settings.threads: one by default, DEEPERFOUR_THREADS, --threads wins."""
+def test_threads_a_stage_come_from_the_command_line_the_environment_or_the_frame_size(monkeypatch):
+    """One torch thread a stage up to 1280x720, torch's own count above; DEEPERFOUR_THREADS, and --threads over it,
+    give a number for every size. A stage call sets the count."""
     import torch
 
     from deeperfour import settings
-    from deeperfour.pipeline.stages import build_stage
+    from deeperfour.pipeline import stages
 
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv("DEEPERFOUR_THREADS", raising=False)
         settings.load()
-        build_stage("stabilize")
+        assert stages.threads_for(360, 640) == stages.threads_for(720, 1280) == 1
+        assert stages.threads_for(1080, 1920) == stages.TORCH_THREADS
+        stage = stages.build_stage("stabilize")
+        torch.set_num_threads(2)
+        stage(torch.rand(2, 3, 36, 64), torch.rand(2, 3, 36, 64), None)
         assert torch.get_num_threads() == 1
         monkeypatch.setenv("DEEPERFOUR_THREADS", "3")
-        assert settings.load().threads == 3 and settings.load(THREADS="2").threads == 2
-        build_stage("stabilize")
-        assert torch.get_num_threads() == 2
-        assert build_parser().parse_args(["modernize", "in.mp4", "-o", "o.mp4", "--threads", "4"]).threads == 4
-        with pytest.raises(DeeperFourError, match=r"^threads per stage 0: use 1 or more"):
-            settings.load(THREADS="0").threads
+        assert settings.load().threads == 3 and stages.threads_for(1080, 1920) == stages.threads_for(36, 64) == 3
+        assert settings.load(THREADS="2").threads == 2 and settings.load(THREADS="auto").threads is None
+        assert build_parser().parse_args(["modernize", "in.mp4", "-o", "o.mp4", "--threads", "4"]).threads == "4"
+        for bad in ("0", "-1", "two"):
+            with pytest.raises(DeeperFourError, match=rf"^threads a stage {bad}: use auto or a number from 1"):
+                _ = settings.load(THREADS=bad).threads
     finally:
         settings.clear()
         torch.set_num_threads(before)

@@ -1,10 +1,10 @@
 """Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
 
 The work overlaps in threads joined by small queues: a reader (ffmpeg decode, shot detection, chunks), one thread per
-stage (the caller's runs the first), each on a torch thread of its own by default (settings.threads), and a writer
-(ffmpeg encode). On a few cores this beats giving each stage every core in turn: a network call on small frames is
-many short operations, and torch's threads waiting for each other at every one of them cost more than the second
-core gives (docs/performance.md). Frames wait for the first stage as uint8 and become float32 only for the stages;
+stage (the caller's runs the first; on frames up to 1280x720 each on one torch thread, stages.threads_for), and a
+writer (ffmpeg encode). On a few cores this beats giving each stage every core in turn: a network call on small
+frames is many short operations, and torch's threads waiting for each other at every one cost more than the second
+core gives (docs/performance.md). Frames wait in the queues as uint8 and become float32 only inside a stage;
 queues hold few chunks and a chunk holds few bytes (chunks.CHUNK_BYTES), so memory stays flat however long the film
 is and grows little with the frame size.
 """
@@ -28,9 +28,9 @@ from deeperfour.models.weights import made_with
 from deeperfour.pipeline import options, signals, table
 from deeperfour.pipeline import resume as resume_mod
 from deeperfour.pipeline.chunks import chunks, frames_per_chunk
-from deeperfour.pipeline.frames import frames_to_tensor, tensor_to_frames
+from deeperfour.pipeline.frames import from_planes, planes, tensor_to_frames, to_planes
 from deeperfour.pipeline.runner import run_stage
-from deeperfour.pipeline.stages import build_stages
+from deeperfour.pipeline.stages import build_stages, threads_for
 from deeperfour.video import binary, colour, excerpt, segments, timing, verify, workdir
 from deeperfour.video.io import Encoder, check_output, read_frames
 from deeperfour.video.probe import probe
@@ -142,7 +142,7 @@ def modernize(
         if not resume and resume_mod.discard(output):
             say(notes, f"--no-resume: removed the work folder an earlier run left for {output}")
         if resume and source == input:  # a stream read into a temporary file cannot be read again by the next run
-            work = resume_mod.WorkFolder(output, _run_key(input, output, pipeline, cut, encoding, device, style))
+            work = resume_mod.WorkFolder(output, _run_key(input, output, info, pipeline, cut, encoding, device, style))
             reused = work.open(Path(output).suffix.lower())
             if reused:
                 say(notes, reused)
@@ -207,10 +207,8 @@ def load_stages(names: list[str], models: dict | None, **options) -> list:
     return models[key]
 
 
-def _run_key(input: str, output: str, pipeline, cut, encoding: dict, device: str, style) -> dict:
+def _run_key(input: str, output: str, info, pipeline, cut, encoding: dict, device: str, style) -> dict:
     """What decides the frames and their encoding: a work folder is resumed only by a run of the same key."""
-    import torch
-
     return {
         "input": resume_mod.input_identity(input),
         "output": Path(output).suffix.lower(),
@@ -220,7 +218,7 @@ def _run_key(input: str, output: str, pipeline, cut, encoding: dict, device: str
         "excerpt": [cut.first, cut.count] if cut else None,
         "segment_frames": segments.SEGMENT_FRAMES,
         "ffmpeg": binary.ffmpeg().version_text,
-        "threads": torch.get_num_threads(),  # the float sums of a convolution depend on it
+        "threads": threads_for(info.height, info.width),  # the float sums of a convolution depend on it
     }
 
 
@@ -294,7 +292,7 @@ class _Run:
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=2)  # uint8 chunks
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
-        handoffs = [queue.Queue(maxsize=1) for _ in stages[1:]]  # float chunks from stage k to stage k + 1
+        handoffs = [queue.Queue(maxsize=1) for _ in stages[1:]]  # chunks from stage k to stage k + 1
         self.inboxes: list[queue.Queue] = [self.decoded, *handoffs]
         self.outboxes: list[queue.Queue] = [*handoffs, self.encoded]
         self.timings: dict[str, float] = {}
@@ -382,8 +380,9 @@ class _Run:
             frames.close()
 
     def _stage(self, k: int) -> None:
-        """Stage k over every chunk, in order. A chunk that ends a segment carries the states of the stages it has
-        been through, for the writer to save with the segment. Stage 0 runs on the caller's thread (it raises what
+        """Stage k over every chunk, in order. Chunks wait between stages as uint8 planes (the source's and the
+        last stage's output, on 8-bit levels: exact); one that ends a segment carries the states of the stages it
+        has been through, for the writer to save with the segment. Stage 0 runs on the caller's thread (it raises what
         goes wrong, and answers signals); a later stage's error stops the run."""
         inbox, outbox, last = self.inboxes[k], self.outboxes[k], k == len(self.stages) - 1
         state = self.states[k]
@@ -393,17 +392,20 @@ class _Run:
                     self.caught.check()
                     if isinstance(item, BaseException):
                         raise item
-                    source, starts_shot, ends_segment = item
-                    frames = source = frames_to_tensor(source)
-                    done: list | None = [] if ends_segment else None
-                else:
-                    frames, source, starts_shot, done = item
+                    pieces, starts_shot, ends_segment = item
+                    item = planes(pieces), None, starts_shot, [] if ends_segment else None
+                source_planes, frame_planes, starts_shot, done = item
                 if starts_shot:
                     state = None
+                source = from_planes(source_planes)
+                frames = source if frame_planes is None else from_planes(frame_planes)
                 frames, state = run_stage(k, self.stages[k], frames, source, state, timings=self.timings)
                 done = None if done is None else [*done, state]
-                item = (tensor_to_frames(frames), done) if last else (frames, source, starts_shot, done)
-                del frames, source  # the last stage's float chunks go while it waits for the writer
+                if last:
+                    item = tensor_to_frames(frames), done
+                else:
+                    item = source_planes, to_planes(frames), starts_shot, done
+                del frames, source  # float chunks live only while a stage works on them
                 if not self._put(outbox, item):
                     return
         except BaseException as e:

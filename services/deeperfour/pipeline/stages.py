@@ -10,7 +10,7 @@ Frames under MIN_SIDE px on a side are padded for the models (edge pixels repeat
 
 Each stage's network runs in the precision build_stage resolves (models/precision.py: --precision, else
 DEEPERFOUR_PRECISION, else auto); it is one of the stage's options, so it is part of what a resumed run must match.
-build_stage also sets torch's threads (settings.threads, --threads: one by default; pipeline/embedded.py says why).
+A stage computes with threads_for(frame size) torch threads, in every mode, so that both modes give the same bits.
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ from deeperfour.pipeline.state import ShotState
 
 MODEL_BATCH = 1  # frames per model call, whatever the batch size: results must not depend on the grouping
 MIN_SIDE = 32  # px; the stabilizers' down-sampling needs at least this much (stabilizer-lite fails under 17 px)
+TORCH_THREADS = torch.get_num_threads()  # torch's own count: the cores, or OMP_NUM_THREADS
+ONE_THREAD_PIXELS = 1280 * 720  # frames up to this size run faster on one thread a stage (docs/performance.md)
+
+
+def threads_for(height: int, width: int) -> int:
+    """Torch threads of a stage on frames of this size: --threads or DEEPERFOUR_THREADS, else one up to
+    ONE_THREAD_PIXELS and torch's own count above. On small frames a network call is many short operations, and
+    threads waiting for each other at every one cost more than they give, while the embedded mode runs its stages
+    side by side, a core each; large frames keep the threads busy. The float sums of a convolution depend on the
+    count, so it is part of what a resumed run must match."""
+    return settings.current().threads or (1 if height * width <= ONE_THREAD_PIXELS else TORCH_THREADS)
 
 
 def pad_small(frames: torch.Tensor) -> torch.Tensor:
@@ -53,6 +64,9 @@ class Stage:
 
     def __call__(self, frames: torch.Tensor, source: torch.Tensor, state: ShotState | None):
         h, w = frames.shape[-2:]
+        threads = threads_for(h, w)
+        if torch.get_num_threads() != threads:  # process-wide, and for the calling thread
+            torch.set_num_threads(threads)
         with torch.inference_mode():
             if h >= MIN_SIDE and w >= MIN_SIDE:
                 return self.process(frames, source, state)
@@ -157,7 +171,6 @@ def build_stage(
     check_device(device)
     spec = registry.get_preset(stage, preset)
     chosen = precisions.resolve(precision or settings.current().precision, device, spec.name)  # before loading
-    torch.set_num_threads(settings.current().threads)  # process-wide: a process's stages all run on as many
     model, spec = load_model(stage, preset, weights, style=style, device=device, allow_random=allow_random)
     precisions.prepare(model, chosen)  # registry.forward runs the network in it
     return STAGE_CLASSES[stage](model, spec, batch_size=batch_size, render_factor=render_factor, precision=chosen)
