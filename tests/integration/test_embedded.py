@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from deeperfour import settings
 from deeperfour.errors import InputError
 from deeperfour.pipeline import table
 from deeperfour.pipeline.embedded import modernize
@@ -173,9 +174,18 @@ def test_batch_size_does_not_change_pixels(clip, tmp_path):
     np.testing.assert_array_equal(outs[1], outs[8])
 
 
-def test_stages_side_by_side_give_what_one_thread_gives(clip, tmp_path):
-    """The stages run in threads of their own, chunk after chunk: the film is what run_chunk gives on each whole
-    shot in one thread, through four stages and many small chunks."""
+@pytest.fixture(params=["auto", "2"])
+def threads(request, monkeypatch):
+    """Each stage in a thread of its own (one torch thread a stage on small frames), or all in one (two)."""
+    monkeypatch.setenv("DEEPERFOUR_THREADS", request.param)
+    settings.load()
+    yield request.param
+    settings.clear()
+
+
+def test_stages_side_by_side_give_what_one_thread_gives(threads, clip, tmp_path):
+    """Whether the stages run in threads of their own or in one, chunk after chunk, the film is what run_chunk
+    gives on each whole shot in one thread, through four stages and many small chunks."""
     src = clip("side.mp4", shots=2, shot_seconds=0.6)
     out = tmp_path / "side.mkv"
     modernize(src, out, stages=ALL_STAGES, **{**FAST, "chunk_frames": 3}, **LOSSLESS)
@@ -189,7 +199,7 @@ def test_stages_side_by_side_give_what_one_thread_gives(clip, tmp_path):
     np.testing.assert_array_equal(frames(out), np.concatenate(expected))
 
 
-def test_a_later_stage_that_fails_stops_the_run(clip, tmp_path, monkeypatch):
+def test_a_later_stage_that_fails_stops_the_run(threads, clip, tmp_path, monkeypatch):
     """An error in a stage's own thread reaches the caller; the other threads stop and nothing is left behind."""
     src = clip("fails.mp4", shots=1, shot_seconds=1.0)
     calls = []

@@ -1,12 +1,13 @@
 """Embedded mode: decode → shot detection → chunks of one shot → stages → encode + mux, in one process.
 
-The work overlaps in threads joined by small queues: a reader (ffmpeg decode, shot detection, chunks), one thread per
-stage (the caller's runs the first; on frames up to 1280x720 each on one torch thread, stages.threads_for), and a
-writer (ffmpeg encode). On a few cores this beats giving each stage every core in turn: a network call on small
-frames is many short operations, and torch's threads waiting for each other at every one cost more than the second
-core gives (docs/performance.md). Frames wait in the queues as uint8 and become float32 only inside a stage;
-queues hold few chunks and a chunk holds few bytes (chunks.CHUNK_BYTES), so memory stays flat however long the film
-is and grows little with the frame size.
+The work overlaps in threads joined by small queues: a reader (ffmpeg decode, shot detection, chunks), the stages
+and a writer (ffmpeg encode). When a stage computes on one torch thread (frames up to 1280x720 by default,
+stages.threads_for), each stage has a thread of its own (the caller's runs the first) and they work side by side;
+on a few cores this beats giving each stage every core in turn, since a network call on small frames is many short
+operations and torch's threads waiting for each other at every one cost more than the second core gives
+(docs/performance.md). Otherwise the caller's thread runs the stages one after the other, each on every core.
+Frames wait in the queues as uint8 and become float32 only inside a stage; queues hold few chunks and a chunk holds
+few bytes (chunks.CHUNK_BYTES), so memory stays flat however long the film is and grows little with the frame size.
 """
 
 from __future__ import annotations
@@ -292,7 +293,10 @@ class _Run:
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=2)  # uint8 chunks
         self.encoded: queue.Queue = queue.Queue(maxsize=4)
-        handoffs = [queue.Queue(maxsize=1) for _ in stages[1:]]  # chunks from stage k to stage k + 1
+        # Stages run side by side, each in a thread, when each has one torch thread; else one after the other.
+        n = len(stages)
+        self.groups = [[k] for k in range(n)] if threads_for(info.height, info.width) == 1 else [list(range(n))]
+        handoffs = [queue.Queue(maxsize=1) for _ in self.groups[1:]]  # chunks from group g to group g + 1
         self.inboxes: list[queue.Queue] = [self.decoded, *handoffs]
         self.outboxes: list[queue.Queue] = [*handoffs, self.encoded]
         self.timings: dict[str, float] = {}
@@ -317,7 +321,7 @@ class _Run:
             position=self.position,
             leave=self.position == 0,
         )
-        helpers = [threading.Thread(target=self._stage, args=(k,), daemon=True) for k in range(1, len(self.stages))]
+        helpers = [threading.Thread(target=self._stage, args=(g,), daemon=True) for g in range(1, len(self.groups))]
         reader = threading.Thread(target=self._read, daemon=True)
         writer = threading.Thread(target=self._write, daemon=True)
         for thread in (reader, writer, *helpers):
@@ -379,28 +383,30 @@ class _Run:
         finally:
             frames.close()
 
-    def _stage(self, k: int) -> None:
-        """Stage k over every chunk, in order. Chunks wait between stages as uint8 planes (the source's and the
-        last stage's output, on 8-bit levels: exact); one that ends a segment carries the states of the stages it
-        has been through, for the writer to save with the segment. Stage 0 runs on the caller's thread (it raises what
-        goes wrong, and answers signals); a later stage's error stops the run."""
-        inbox, outbox, last = self.inboxes[k], self.outboxes[k], k == len(self.stages) - 1
-        state = self.states[k]
+    def _stage(self, g: int) -> None:
+        """Group g of the stages (one stage, or all of them when a stage has several threads) over every chunk, in
+        order. Chunks wait between groups as uint8 planes (the source's and the last stage's output, on 8-bit levels:
+        exact); one that ends a segment carries the states of the stages it has been through, for the writer to save
+        with the segment. Group 0 runs on the caller's thread (it raises what goes wrong, and answers signals); a
+        later group's error stops the run."""
+        inbox, outbox, group = self.inboxes[g], self.outboxes[g], self.groups[g]
+        last = group[-1] == len(self.stages) - 1
+        states = {k: self.states[k] for k in group}
         try:
             while (item := self._get(inbox)) is not _END:
-                if k == 0:
+                if g == 0:
                     self.caught.check()
                     if isinstance(item, BaseException):
                         raise item
                     pieces, starts_shot, ends_segment = item
                     item = planes(pieces), None, starts_shot, [] if ends_segment else None
                 source_planes, frame_planes, starts_shot, done = item
-                if starts_shot:
-                    state = None
                 source = from_planes(source_planes)
                 frames = source if frame_planes is None else from_planes(frame_planes)
-                frames, state = run_stage(k, self.stages[k], frames, source, state, timings=self.timings)
-                done = None if done is None else [*done, state]
+                for k in group:
+                    state = None if starts_shot else states[k]
+                    frames, states[k] = run_stage(k, self.stages[k], frames, source, state, timings=self.timings)
+                    done = None if done is None else [*done, states[k]]
                 if last:
                     item = tensor_to_frames(frames), done
                 else:
@@ -409,12 +415,12 @@ class _Run:
                 if not self._put(outbox, item):
                     return
         except BaseException as e:
-            if k == 0:
+            if g == 0:
                 raise
             self.errors.append(e)
             self.stop.set()
             return
-        if k:
+        if g:
             self._put(outbox, _END)
 
     def _write(self) -> None:
