@@ -38,7 +38,7 @@ def run_stage(
     k: int, stage, frames, source, state, backend: Backend = in_process, timings: dict[str, float] | None = None
 ) -> tuple[Any, Any]:
     """Stage k of a pipeline on `frames` (the output of stage k - 1, or `source` for the first): (frames, state).
-    The embedded mode calls it from one thread per stage, so that its stages work side by side."""
+    The embedded mode calls it from its own threads, so that its stages can work side by side."""
     t0 = time.perf_counter()
     frames, state = backend(k, stage, frames, source, state)
     if timings is not None:
