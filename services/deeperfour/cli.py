@@ -203,7 +203,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         choices=options.PRECISIONS,
-        help="number format of the networks: auto (bf16 on a CPU with native bfloat16 and on a GPU, else fp32), "
+        help="number format of the networks: auto (bf16 on a GPU, and for the published presets on a CPU with native "
+        "bfloat16; else fp32), "
         "fp32, bf16, fp16 (GPU) or int8 (no preset has an int8 version yet); colour conversions stay fp32 "
         "(default: DEEPERFOUR_PRECISION or auto)",
     )

@@ -10,8 +10,8 @@ preset cannot run in (models/precision.py refuses it) gets its one-line reason i
 On a shared machine, timings depend on the load: each lite preset is timed --repeat times, the fastest run
 is reported, and the header prints the load average.
 
-Random (seeded) weights: speed does not depend on their values. Colorizers and cartoonizers run batched
-(lite: batch 8, exact: batch 1); stabilizers run sequentially, batch 1, carrying the ConvLSTM state.
+Random (seeded) weights: speed does not depend on their values. Every model sees stages.MODEL_BATCH frames a call,
+as in the pipeline; stabilizers run sequentially, carrying the ConvLSTM state.
 "CPU ms/frame" is process CPU time (all threads): near 2x the wall time on an idle 2-core machine; a
 wall time far above CPU/2 means other processes were competing for the cores (see the load average).
 "GFLOP/frame" is counted by torch.utils.flop_counter during the warm-up run (convolutions and matmuls;
@@ -34,6 +34,7 @@ from deeperfour.models.cartoonizer import cartoonize
 from deeperfour.models.colorizer import colorize
 from deeperfour.models.registry import PRESETS, build_model
 from deeperfour.models.stabilizer import stabilize_step
+from deeperfour.pipeline.stages import MODEL_BATCH
 
 
 def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: int, repeat: int, precision: str):
@@ -55,7 +56,7 @@ def bench(name: str, width: int, height: int, frames_lite: int, frames_exact: in
 
         batch, warm = 1, 1
     else:
-        batch = 1 if preset.exact else 8
+        batch = MODEL_BATCH
         fn = colorize if preset.stage == "colorize" else cartoonize
         arg = preset.options["render_factor" if preset.stage == "colorize" else "long_side"]
 

@@ -20,6 +20,7 @@ import torch
 from deeperfour.errors import InputError
 from deeperfour.models import precision
 from deeperfour.models.catalog import PRESETS as PRESET_NAMES
+from deeperfour.models.registry import PRESETS
 
 FILM = Path(__file__).resolve().parents[3] / "shared" / "data" / "bw_film" / "winter_scenes_in_holland.mp4"
 ALL_PRESETS = [name for names in PRESET_NAMES.values() for name in names]
@@ -31,11 +32,12 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(1 / mse)
 
 
-def test_auto_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
+def test_auto_is_bf16_only_for_exact_presets_on_a_cpu_with_native_bfloat16(monkeypatch):
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
-    assert precision.resolve("auto", "cpu", "colorizer-lite") == "bf16"
+    for name in ALL_PRESETS:
+        assert precision.resolve("auto", "cpu", name) == ("bf16" if PRESETS[name].exact else "fp32"), name
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
-    assert precision.resolve("auto", "cpu", "colorizer-lite") == "fp32"
+    assert precision.resolve("auto", "cpu", "deoldify-video") == "fp32"
     assert precision.resolve(None, "cpu", "colorizer-lite") == "fp32"
     assert precision.resolve("fp32", "cpu", "deoldify-video") == "fp32"
     assert precision.resolve("bf16", "cpu", "deoldify-video") == "bf16"

@@ -1,7 +1,13 @@
 """The number format the networks run in: `--precision auto|fp32|bf16|fp16|int8` (or DEEPERFOUR_PRECISION).
 
-    resolve("auto", "cpu", "colorizer-lite") -> "bf16" on a CPU with native bfloat16 (AVX-512 BF16 or AMX), else "fp32"
+    resolve("auto", "cpu", "deoldify-video") -> "bf16" on a CPU with native bfloat16 (AVX-512 BF16 or AMX), else "fp32"
+    resolve("auto", "cpu", "colorizer-lite") -> "fp32": the lite presets are faster in float32 on a CPU (below)
     resolve("auto", "cuda", ...)             -> "bf16" where the GPU has it, else "fp16"
+
+On a CPU, auto takes bf16 for the published (exact) presets only: big convolution-bound networks, 1.4-1.7x faster
+in bf16. The lite presets are small networks called on one frame at a time, where the conversions to and from bf16
+at every call cost more than its convolutions save: 0.61-0.87x of their float32 speed on one and on two threads
+(tests/bench/bench_models.py, docs/performance.md).
 
 Only the networks' own layers run in reduced precision: registry.forward runs each model call under torch.autocast
 and hands float32 back. The frame adapters' resizes and colour-space conversions, and the final step that puts the
@@ -53,7 +59,7 @@ def resolve(precision: str | None, device: str, preset: str) -> str:
     if precision == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if native_bf16_cpu() else "fp32"
+        return "bf16" if native_bf16_cpu() and _exact(preset) else "fp32"
     if precision == "fp16" and not cuda and not torch.ops.mkldnn._is_mkldnn_fp16_supported():
         raise InputError("--precision fp16: this CPU has no float16 arithmetic; use bf16 or fp32 (or auto)")
     if precision == "int8" and preset not in INT8_PRESETS:
@@ -62,6 +68,12 @@ def resolve(precision: str | None, device: str, preset: str) -> str:
             "of float32); use bf16 or fp32 (or auto)"
         )
     return precision
+
+
+def _exact(preset: str) -> bool:
+    from deeperfour.models.registry import PRESETS  # registry.forward imports this module
+
+    return preset in PRESETS and PRESETS[preset].exact
 
 
 def prepare(model: torch.nn.Module, precision: str) -> None:
