@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from deeperfour.pipeline.options import CHUNK_FRAMES
+
 __version__ = "0.1.0"
 
 
@@ -33,7 +35,7 @@ def modernize(
     render_factor: int | None = None,
     device: str = "cpu",
     batch_size: int = 8,
-    chunk_frames: int = 16,
+    chunk_frames: int = CHUNK_FRAMES,
     codec: str | None = None,
     crf: int = 18,
     encoder_preset: str = "medium",

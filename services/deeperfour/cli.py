@@ -222,7 +222,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     p.add_argument(
-        "--chunk-frames", type=int, default=16, help="frames per chunk, the pipeline's step (default: %(default)s)"
+        "--chunk-frames",
+        type=int,
+        default=options.CHUNK_FRAMES,
+        help="frames per chunk, the pipeline's step (default: %(default)s)",
     )
     p.add_argument("--codec", help="video encoder (default: libx264, libvpx-vp9 for .webm)")
     p.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default: %(default)s)")

@@ -11,6 +11,7 @@ import pytest
 
 from deeperfour.cli import build_parser, cartoon_preset, per_stage
 from deeperfour.errors import DeeperFourError
+from deeperfour.pipeline import options
 
 HEAVY = ("torch", "torchvision", "grpc", "google.protobuf", "av", "cv2", "scenedetect", "matplotlib", "kafka", "minio")
 
@@ -88,8 +89,10 @@ def test_modernize_help_lists_presets_styles_and_defaults(capsys):
     for name in ("deoldify-video", "deoldify-stable", "deoldify-artistic", "lai2018", "cartoongan", "colorizer-lite"):
         assert name in text
     assert "lite, hayao, hosoda, paprika, shinkai" in text
-    for default in ("(default: 18)", "(default: medium)", "(default: 8)", "(default: 16)", "(default: lite)"):
+    for default in ("(default: 18)", "(default: medium)", "(default: lite)"):
         assert default in text, default
+    assert "(models see one frame per call) (default: 8)" in text
+    assert f"frames per chunk, the pipeline's step (default: {options.CHUNK_FRAMES})" in text
 
 
 def test_verbose_and_log_level(capsys):

@@ -58,7 +58,7 @@ def modernize(
     render_factor=None,
     device="cpu",
     batch_size=8,
-    chunk_frames=16,
+    chunk_frames=options.CHUNK_FRAMES,
     codec=None,
     crf=18,
     encoder_preset="medium",

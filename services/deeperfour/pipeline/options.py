@@ -15,6 +15,10 @@ from deeperfour.errors import InputError, OutputError
 
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 1, 64  # the colorizer's working picture: 16 to 1024 px (DeOldify used 7-45)
 DEVICE = re.compile(r"cpu(:0)?|cuda(:\d+)?")
+# Frames per chunk in the embedded mode. Large chunks leave the later stages idle while the first chunk fills and the
+# earlier ones while the last one drains; small ones leave the queues between the stages little to absorb a slow
+# frame with (tests/bench/bench_chunks.py; docs/performance.md).
+CHUNK_FRAMES = 8  # --chunk-frames
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # --precision; models/precision.py resolves them
 GB = 1 << 30
 

@@ -54,7 +54,7 @@ def preview(
     stages=table.DEFAULT,
     recolor: bool = False,
     quiet: bool = False,
-    chunk_frames: int = 16,
+    chunk_frames: int = options.CHUNK_FRAMES,
     codec=None,
     crf=18,
     encoder_preset="medium",
