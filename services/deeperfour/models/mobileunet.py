@@ -95,10 +95,15 @@ class MobileUnet(nn.Module):
             x = block(x, skip)
         return self.head(x)
 
-    def colors(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
-        """(B, Q, h, w) logits -> (B, 2, h, w) (a, b): the annealed mean of the predicted distribution."""
-        p = F.softmax(logits.float().permute(0, 2, 3, 1) / temperature, dim=-1)  # bins last: a plain matmul below
-        return (p @ self.bins.to(p)).permute(0, 3, 1, 2)
+    def colors(self, logits: torch.Tensor, temperature: float, block: int = 512) -> torch.Tensor:
+        """(B, Q, h, w) logits -> (B, 2, h, w) (a, b): the annealed mean of the predicted distribution, `block`
+        pixels at a time, so that their probabilities stay in the CPU's cache (the same numbers as all at once)."""
+        b, q, h, w = logits.shape
+        x = logits.float().permute(0, 2, 3, 1).reshape(-1, q)  # bins last: a plain matmul below
+        bins, out = self.bins.to(x), x.new_empty(len(x), 2)
+        for s in range(0, len(x), block):
+            torch.mm(F.softmax(x[s : s + block] / temperature, dim=-1), bins, out=out[s : s + block])
+        return out.view(b, h, w, 2).permute(0, 3, 1, 2)
 
 
 def render_size(h: int, w: int, render_factor: int) -> tuple[int, int]:
