@@ -10,8 +10,8 @@
    (target >= 2x), and the ceiling of that ratio: the models alone on frames in memory vs the naive pipeline;
 3. lite colorize+stabilize frames/s at 640x360 (target >= 8);
 4. the command a user runs, `deeperfour modernize IN -o OUT` with the default stages and weights, as a child process
-   (start-up included): frames/s on the 10 s 640x360 film in --precision fp32 and in the default (auto: bf16 on a CPU
-   with native bfloat16), their ratio (issue 17's target: >= 25 frames/s end to end), and peak memory, all processes
+   (start-up included): frames/s on the 10 s 640x360 film in --precision fp32 and in the default (auto: fp32 too for
+   the lite presets on a CPU, so there their ratio is the spread between two runs), their ratio (issue 17's target: >= 25 frames/s end to end), and peak memory, all processes
    (the Python process and its ffmpeg children, sampled every 0.1 s) and the Python process's own peak RSS: at
    640x360 for the 10 s and a 60 s film (flat within 10 %), at 1920x1080 and 3840x2160 on --memory-frames frames
    (targets 0.8 / 1.5 / 4 GB).

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # A chunk's frames as float32 take at most this much (one frame at least), so that the memory of a run does not grow
-# with the frame size: 24 frames at 640x360, 2 at 1920x1080, 1 at 3840x2160. Results do not depend on the grouping.
+# with the frame size: at most 24 frames at 640x360 (options.CHUNK_FRAMES by default), 2 at 1920x1080, 1 at
+# 3840x2160. Results do not depend on the grouping.
 CHUNK_BYTES = 64 << 20
 
 
