@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from deeperfour.errors import InputError
+from deeperfour.models.registry import PRESETS
 from deeperfour.pipeline.options import PRECISIONS
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -59,7 +60,7 @@ def resolve(precision: str | None, device: str, preset: str) -> str:
     if precision == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if native_bf16_cpu() and _exact(preset) else "fp32"
+        return "bf16" if native_bf16_cpu() and PRESETS[preset].exact else "fp32"
     if precision == "fp16" and not cuda and not torch.ops.mkldnn._is_mkldnn_fp16_supported():
         raise InputError("--precision fp16: this CPU has no float16 arithmetic; use bf16 or fp32 (or auto)")
     if precision == "int8" and preset not in INT8_PRESETS:
@@ -68,12 +69,6 @@ def resolve(precision: str | None, device: str, preset: str) -> str:
             "of float32); use bf16 or fp32 (or auto)"
         )
     return precision
-
-
-def _exact(preset: str) -> bool:
-    from deeperfour.models.registry import PRESETS  # registry.forward imports this module
-
-    return preset in PRESETS and PRESETS[preset].exact
 
 
 def prepare(model: torch.nn.Module, precision: str) -> None:
