@@ -1,7 +1,8 @@
 """Quality of the lite colorizer and stabilizer on data they never trained on: prints figures, asserts nothing.
 
     python tests/bench/bench_quality.py [--data ../shared/data] [--colorizer W] [--stabilizer W] [--frames 60]
-                                        [--skip-flicker] [--skip-speed] [--speed-runs 3] [--json FILE]
+                                        [--render-factor N] [--skip-flicker] [--skip-speed] [--speed-runs 3]
+                                        [--json FILE]
 
 Colour (every frame desaturated, colorized by the colorize Stage, compared with its colour original in CIELAB;
 deeperfour.metrics.quality.ColourAgreement):
@@ -190,6 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--stabilizer", help="stabilizer weights (default: the installed lite ones)")
     p.add_argument("--preset", default="lite", help="colorizer preset")
     p.add_argument("--temperature", type=float, help="the lite colorizer's annealed-mean temperature")
+    p.add_argument("--render-factor", type=int, help="the colorizer's render factor (default: its preset's)")
     p.add_argument("--limit", type=int, help="at most this many photos per source and clips per group (a quick look)")
     p.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     p.add_argument(
@@ -206,7 +208,9 @@ def main(argv=None) -> int:
     if not (data / "train").is_dir():
         print(f"skipped: {data}/train is absent (run from the repository, beside ../shared)", file=sys.stderr)
         return 0
-    stage = build_stage("colorize", preset=args.preset, weights=args.colorizer, device=args.device)
+    stage = build_stage(
+        "colorize", preset=args.preset, weights=args.colorizer, device=args.device, render_factor=args.render_factor
+    )
     if args.temperature is not None:
         stage.options["temperature"] = args.temperature
     report: dict = {"colour": {}}
