@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--stabilizer", help="stabilizer weights (default: the installed lite ones)")
     p.add_argument("--preset", default="lite", help="colorizer preset")
     p.add_argument("--temperature", type=float, help="the lite colorizer's annealed-mean temperature")
-    p.add_argument("--render-factor", type=int, help="the colorizer's render factor (default: its preset's)")
+    p.add_argument("--render-factor", type=int, help="render factor of the colour figures (default: the preset's)")
     p.add_argument("--limit", type=int, help="at most this many photos per source and clips per group (a quick look)")
     p.add_argument("--device", default="cpu", help="where the models run (cpu, cuda)")
     p.add_argument(
