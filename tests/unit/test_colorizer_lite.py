@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeperfour.models.colorspace import chroma, chroma_at_luma, lab_to_rgb, luma, rgb_to_lab
+from deeperfour.models.colorspace import chroma, chroma_at_luma, grey_lightness, lab_to_rgb, luma, rgb_to_lab
 from deeperfour.models.mobileunet import ab_grid, render_size
 from deeperfour.train.colorizer import colour_prior, rebalancing_weights, soft_targets
 
@@ -50,6 +50,12 @@ def test_merge_keeps_the_source_luma_and_reaches_the_colour():
     y, ab = luma(rgb), rgb_to_lab(rgb)[:, 1:]
     uv = chroma_at_luma(y, ab)
     assert (uv - chroma(rgb)).abs().mean() < 2e-3  # the colour that has this (a, b) and this luma: the original
+
+
+def test_grey_lightness_is_the_lightness_of_the_grey():
+    y = torch.linspace(-0.1, 1.1, 1201).view(1, 1, 1, -1)  # out of range too: clamped as rgb_to_lab clamps
+    expected = rgb_to_lab(y.expand(1, 3, 1, -1))[:, :1]
+    assert (grey_lightness(y) - expected).abs().max() < 1e-4
 
 
 def test_render_size_keeps_the_aspect_and_the_area():

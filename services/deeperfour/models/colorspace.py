@@ -58,8 +58,12 @@ def chroma(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def grey_lightness(y: torch.Tensor) -> torch.Tensor:
-    """CIELAB L of a grey whose R = G = B = y."""
-    return rgb_to_lab(y.expand(*y.shape[:-3], 3, *y.shape[-2:]))[..., :1, :, :]
+    """CIELAB L of a grey whose R = G = B = y: rgb_to_lab's L in closed form (each row of _RGB_TO_XYZ sums to the
+    white's component, so X/Xn = Y/Yn = Z/Zn = the linear grey)."""
+    y = y.clamp(0, 1)
+    linear = torch.where(y > 0.04045, ((y + 0.055) / 1.055) ** 2.4, y / 12.92)
+    f = torch.where(linear > _EPS, linear.clamp_min(_EPS) ** (1 / 3), linear / (3 * (6 / 29) ** 2) + 4 / 29)
+    return 116 * f - 16
 
 
 def chroma_at_luma(y: torch.Tensor, ab: torch.Tensor, iterations: int = 3) -> torch.Tensor:
