@@ -16,12 +16,18 @@ def _mix(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", m.to(x), x)
 
 
+def _linear(srgb: torch.Tensor) -> torch.Tensor:
+    srgb = srgb.clamp(0, 1)
+    return torch.where(srgb > 0.04045, ((srgb + 0.055) / 1.055) ** 2.4, srgb / 12.92)
+
+
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > _EPS, t.clamp_min(_EPS) ** (1 / 3), t / (3 * (6 / 29) ** 2) + 4 / 29)
+
+
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    rgb = rgb.clamp(0, 1)
-    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    xyz = _mix(_RGB_TO_XYZ, linear) / _WHITE.to(rgb).view(3, 1, 1)
-    f = torch.where(xyz > _EPS, xyz.clamp_min(_EPS) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    fx, fy, fz = f.unbind(-3)
+    xyz = _mix(_RGB_TO_XYZ, _linear(rgb)) / _WHITE.to(rgb).view(3, 1, 1)
+    fx, fy, fz = _lab_f(xyz).unbind(-3)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
 
 
@@ -60,10 +66,7 @@ def chroma(rgb: torch.Tensor) -> torch.Tensor:
 def grey_lightness(y: torch.Tensor) -> torch.Tensor:
     """CIELAB L of a grey whose R = G = B = y: rgb_to_lab's L in closed form (each row of _RGB_TO_XYZ sums to the
     white's component, so X/Xn = Y/Yn = Z/Zn = the linear grey)."""
-    y = y.clamp(0, 1)
-    linear = torch.where(y > 0.04045, ((y + 0.055) / 1.055) ** 2.4, y / 12.92)
-    f = torch.where(linear > _EPS, linear.clamp_min(_EPS) ** (1 / 3), linear / (3 * (6 / 29) ** 2) + 4 / 29)
-    return 116 * f - 16
+    return 116 * _lab_f(_linear(y)) - 16
 
 
 def chroma_at_luma(y: torch.Tensor, ab: torch.Tensor, iterations: int = 3) -> torch.Tensor:
