@@ -11,7 +11,7 @@
 3. lite colorize+stabilize frames/s at 640x360 (target >= 8);
 4. the command a user runs, `deeperfour modernize IN -o OUT` with the default stages and weights, as a child process
    (start-up included): frames/s on the 10 s 640x360 film in the default precision (auto: fp32 for the lite presets on
-   a CPU) and in --precision bf16, their ratio (issue 17's target: >= 25 frames/s end to end), and peak memory, all processes
+   a CPU; target >= 25 frames/s end to end) and in --precision bf16, their ratio, and peak memory, all processes
    (the Python process and its ffmpeg children, sampled every 0.1 s) and the Python process's own peak RSS: at
    640x360 for the 10 s and a 60 s film (flat within 10 %), at 1920x1080 and 3840x2160 on --memory-frames frames
    (targets 0.8 / 1.5 / 4 GB).
