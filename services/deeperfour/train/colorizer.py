@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deeperfour.models.colorspace import luma, rgb_to_lab
+from deeperfour.models.colorspace import rgb_to_lab
 from deeperfour.models.mobileunet import AB_RANGE, AB_STEP
 from deeperfour.train import data, degrade
 from deeperfour.train.common import DATA_ROOT
@@ -130,6 +130,7 @@ class ColorizerTrainer(Trainer):
         self.opts = {"model": torch.optim.Adam(groups, betas=tuple(cfg.get("betas", (0.9, 0.99))))}
         self.data = ColorizerData(cfg, self.rng)
         self.degrade_strength = float(cfg.get("degrade", 1.0))
+        self.film_stock = float(cfg.get("film_stock", 0.0))  # share of inputs from a stock nearer orthochromatic
         lam = cfg.get("rebalance_lambda")
         self.rebalance = None
         if lam is not None:
@@ -147,7 +148,7 @@ class ColorizerTrainer(Trainer):
 
     def step(self, i: int) -> dict:
         gt = degrade.frame_edges(self.data.sample(), self.rng)
-        grey = degrade.old_film(luma(gt), self.rng, self.degrade_strength)
+        grey = degrade.old_film(degrade.film_stock(gt, self.rng, self.film_stock), self.rng, self.degrade_strength)
         bins, weights = soft_targets(self._ab_target(gt), self.model.grid_index)
         gt, grey, bins, weights = (t.to(self.device) for t in (gt, grey, bins, weights))
         with self.autocast():

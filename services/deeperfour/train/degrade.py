@@ -1,7 +1,8 @@
 """Make clean training photos look like what users feed the colorizer: old film.
 
 frame_edges(rgb) puts what a film frame has around its picture onto the colour truth itself (black letterbox or
-pillarbox bars, a rough dark gate edge), so the net learns that they stay neutral. old_film(grey) degrades only the
+pillarbox bars, a rough dark gate edge), so the net learns that they stay neutral. film_stock(rgb) records the colour
+as a film stock would: BT.601 luma, or on some pictures a stock nearer orthochromatic. old_film(grey) degrades only the
 grey input: tone (gamma, contrast, lifted blacks, brightness), softness, grain, vertical scratches, dust and
 vignetting. Each effect is drawn per image with its own probability and strength.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from deeperfour.models.colorspace import luma
 
 
 def frame_edges(
@@ -47,6 +50,21 @@ def frame_edges(
                     mask = mask.T
                 rgb[k, :, mask] = rgb[k, :, mask] * float(rng.uniform(0, 0.15))
     return rgb
+
+
+PANCHROMATIC = (0.299, 0.587, 0.114)  # BT.601 luma: the grey that the pipeline computes from a frame
+ORTHOCHROMATIC = (0.0, 0.4, 0.6)  # blind to red (stocks before about 1925): blue skies white, red lips dark
+
+
+def film_stock(rgb: torch.Tensor, rng: np.random.Generator, p: float = 0.0) -> torch.Tensor:
+    """(B, 3, H, W) colour -> (B, 1, H, W) grey: BT.601 luma, or with probability p per picture the grey of a stock
+    somewhere between panchromatic and orthochromatic (the weights always sum to 1: white stays white)."""
+    if p <= 0:
+        return luma(rgb)
+    B = rgb.shape[0]
+    t = torch.from_numpy(rng.uniform(0, 1, B) * (rng.random(B) < p)).float().view(B, 1)
+    w = (1 - t) * torch.tensor(PANCHROMATIC) + t * torch.tensor(ORTHOCHROMATIC)
+    return (rgb * w.view(B, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def old_film(grey: torch.Tensor, rng: np.random.Generator, strength: float = 1.0) -> torch.Tensor:
