@@ -116,6 +116,36 @@ def test_awkward_input_is_processed(case, clip, tmp_path):
         assert a.variable_frame_rate and abs(b.duration - a.duration) < 0.1
 
 
+@pytest.mark.parametrize("cover_first", [False, True])
+def test_a_cover_picture_is_not_read_as_frames(cover_first, clip, tmp_path):
+    from tests.conftest import ffmpeg
+
+    plain = clip("plain.mp4", size=(96, 64))
+    cover, src = tmp_path / "cover.png", tmp_path / "covered.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=80x48", "-frames:v", "1", str(cover))
+    k = 0 if cover_first else 1  # the cover's place among the video streams
+    maps = ["-map", "1", "-map", "0"] if cover_first else ["-map", "0", "-map", "1"]
+    ffmpeg(
+        "-i",
+        str(plain),
+        "-i",
+        str(cover),
+        *maps,
+        "-c",
+        "copy",
+        f"-c:v:{k}",
+        "png",
+        f"-disposition:v:{k}",
+        "attached_pic",
+        str(src),
+    )
+    summary = modernize(src, tmp_path / "out.mp4", **FAST)
+    modernize(plain, tmp_path / "plain-out.mp4", **FAST)
+    assert np.array_equal(frames(tmp_path / "out.mp4"), frames(tmp_path / "plain-out.mp4"))
+    assert packets(tmp_path / "out.mp4") == packets(plain)
+    assert any("cover picture" in n for n in summary["notes"])
+
+
 @pytest.mark.slow
 def test_a_film_of_several_minutes(clip, tmp_path):
     src = clip("long.mp4", size=(64, 48), shots=3, shot_seconds=50, fps="12")  # 2.5 minutes, 1800 frames

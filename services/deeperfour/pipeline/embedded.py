@@ -138,7 +138,7 @@ def modernize(
             allow_random=allow_random,
         )
         encoding = dict(codec=codec, crf=crf, encoder_preset=encoder_preset, pix_fmt=pix_fmt)
-        times = timing.frame_times(source, info.fps)  # None for a constant frame rate
+        times = timing.frame_times(source, info.fps, info.stream)  # None for a constant frame rate
         work = None
         if not resume and resume_mod.discard(output):
             say(notes, f"--no-resume: removed the work folder an earlier run left for {output}")

@@ -68,7 +68,7 @@ def _samples(info: VideoInfo) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     try:
         with av.open(info.path) as c:
-            stream = c.streams.video[0]
+            stream = c.streams[info.stream]
             tb = stream.time_base
             start = stream.start_time or 0
             for k in range(SAMPLES):

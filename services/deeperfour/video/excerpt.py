@@ -62,7 +62,7 @@ def select(info: VideoInfo, start: Fraction | None, duration: Fraction | None, f
         raise InputError("--duration: must be more than 0 seconds")
     from deeperfour.video import timing
 
-    times, first_pts = timing.presentation_times(info.path)
+    times, first_pts = timing.presentation_times(info.path, info.stream)
     start = start or Fraction(0)
     first = bisect.bisect_left(times.seconds, start)
     if first >= len(times):

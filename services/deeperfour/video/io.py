@@ -84,7 +84,8 @@ def read_frames(path: str, info: VideoInfo, excerpt: Excerpt | None = None) -> G
     source = ffmpeg.input(path, threads=1, **seek)
     limit = {"frames:v": excerpt.count} if excerpt else {}
     proc = (
-        source.video.output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **limit)
+        source[str(info.stream)]
+        .output("pipe:", format="rawvideo", pix_fmt="rgb24", fps_mode="passthrough", **limit)
         .global_args("-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
     )
@@ -331,6 +332,9 @@ class Encoder:
         src = self.audio_from
         has_audio = bool(src and self.info.audio_streams)
         has_subs = bool(src and self.info.subtitle_streams)
+        if src and self.info.other_video_streams:
+            n = self.info.other_video_streams
+            self._say(f"{n} more video stream{'s' if n > 1 else ''} (a cover picture, another view) not copied")
         _, audio_codec, sub_codec = CONTAINERS[self.container]
         if has_subs and not sub_codec:
             n = self.info.subtitle_streams

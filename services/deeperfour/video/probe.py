@@ -33,6 +33,8 @@ class VideoInfo:
     color_range: str | None = None  # tv (limited) or pc (full)
     sample_aspect_ratio: Fraction | None = None  # of the frames as displayed (rotation applied); None: square/unknown
     format_start: float = 0.0  # the file's start time, seconds: where ffmpeg's `-ss` counts from
+    stream: int = 0  # the film's stream index in the file (not a cover picture's)
+    other_video_streams: int = 0  # cover pictures, other angles: not copied
 
 
 # libavutil's colour enums -> the names ffmpeg's setparams filter takes, for the values films carry.
@@ -96,10 +98,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"{path}: not a readable video ({_reason(e)})") from None
     with container:
-        if not container.streams.video:
-            kind = "an audio-only file" if container.streams.audio else "not a video"
-            raise InputError(f"{path}: {kind}; DeeperFour needs a video stream")
-        stream = container.streams.video[0]
+        stream = _film_stream(container, path)
         rotation = 0
         try:  # decoding one frame also proves the stream is readable
             frame = next(container.decode(stream))
@@ -114,7 +113,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         tb = stream.time_base or Fraction(1, 1)
         start = float(stream.start_time * tb) if stream.start_time else 0.0
         # Container counts miss frames an edit list hides (and Matroska has none): count what will be shown.
-        frame_count, duration, present = _scan_packets(path)
+        frame_count, duration, present = _scan_packets(path, stream.index)
         # (AVI's index also counts the empty chunks its muxer writes for frames it skips: not a sign of truncation)
         if stream.frames and present < stream.frames and container.format.name != "avi":
             raise InputError(
@@ -138,19 +137,32 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             variable_frame_rate=vfr,
             sample_aspect_ratio=_aspect(stream.codec_context.sample_aspect_ratio, rotation),
             format_start=container.start_time / 1e6 if container.start_time is not None else start,
+            stream=stream.index,
+            other_video_streams=len(container.streams.video) - 1,
             **_colour(stream.codec_context),
         )
 
 
-def _scan_packets(path: str) -> tuple[int, float, int]:
-    """(frame count, duration in seconds) of the first video stream as presented, and the number of packets in the
-    file, from its packets (no decoding).
+def _film_stream(container, path: str):
+    """The first video stream that is not an attached picture (the cover art that MP4 and Matroska files carry)."""
+    films = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not films:
+        kind = "an audio-only file" if container.streams.audio else "not a video"
+        if container.streams.video:
+            kind = "a cover picture and no film"
+        raise InputError(f"{path}: {kind}; DeeperFour needs a video stream")
+    return films[0]
+
+
+def _scan_packets(path: str, index: int) -> tuple[int, float, int]:
+    """(frame count, duration in seconds) of video stream `index` as presented, and the number of its packets in
+    the file, from its packets (no decoding).
 
     Packets before the stream's start time (hidden by an edit list) are not presented, so they are not counted.
     """
     count, last, present = 0, 0.0, 0
     with av.open(path) as c:
-        stream = c.streams.video[0]
+        stream = c.streams[index]
         tb = stream.time_base or 1
         start = stream.start_time or 0
         for p in c.demux(stream):

@@ -30,12 +30,12 @@ class FrameTimes:
         return len(self.seconds)
 
 
-def presentation_times(path: str) -> tuple[FrameTimes, Fraction]:
+def presentation_times(path: str, index: int = 0) -> tuple[FrameTimes, Fraction]:
     """Every frame's time from the first one, in display order, to the end of the last one; and the first frame's
-    own timestamp in seconds. Frames are counted as video/probe.py counts them: packets at or after the stream's
-    start time."""
+    own timestamp in seconds, of stream `index` (VideoInfo.stream). Frames are counted as video/probe.py counts them:
+    packets at or after the stream's start time."""
     with av.open(path) as c:
-        stream = c.streams.video[0]
+        stream = c.streams[index]
         tb = Fraction(stream.time_base or Fraction(1, 1000))
         start = stream.start_time or 0
         packets = [(p.pts, p.duration or 0) for p in c.demux(stream) if p.size and p.pts is not None and p.pts >= start]
@@ -51,10 +51,10 @@ def presentation_times(path: str) -> tuple[FrameTimes, Fraction]:
     return FrameTimes(seconds, duration, tb), first * tb
 
 
-def frame_times(path: str, fps: Fraction) -> FrameTimes | None:
+def frame_times(path: str, fps: Fraction, index: int = 0) -> FrameTimes | None:
     """The source's frame times when they stray from the constant rate `fps` by more than a quarter of a frame
     anywhere (a variable frame rate, or frames missing from a constant one); None when the rate is constant."""
-    times, _ = presentation_times(path)
+    times, _ = presentation_times(path, index)
     if len(times) < 2 or max(abs(t - k / fps) for k, t in enumerate(times.seconds)) <= Fraction(1, 4) / fps:
         return None
     return times
