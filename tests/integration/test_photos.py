@@ -3,8 +3,10 @@ and bad input in one line."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -117,17 +119,39 @@ def test_stages_render_factor_and_colour_photos(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".", "x", "y"))) == ["y.png"]
 
 
+def huge_png(path) -> None:
+    """A PNG of a few bytes whose header claims 100000 x 100000 pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+
+
 @pytest.mark.parametrize(
     "kind,words",
-    [("garbage", "not a readable image"), ("gif_out", "unsupported image format"), ("same", "is the input")],
+    [
+        ("garbage", "not a readable image"),
+        ("gif_out", "unsupported image format"),
+        ("same", "is the input"),
+        ("truncated_jpeg", "truncated"),
+        ("truncated_png", "truncated"),
+        ("huge", "over 2^30 pixels"),
+    ],
 )
 def test_bad_photos_are_one_line(kind, words, tmp_path):
-    src = tmp_path / "in.png"
+    src = tmp_path / ("in.jpg" if kind == "truncated_jpeg" else "in.png")
     out = tmp_path / "out.png"
     if kind == "garbage":
         src.write_text("no pixels here")
+    elif kind == "huge":
+        huge_png(src)
     else:
-        assert cv2.imwrite(str(src), (scene(32, 32) * 255).astype(np.uint8))
+        assert cv2.imwrite(str(src), (scene(320, 240) * 255).astype(np.uint8))
+    if kind.startswith("truncated"):  # cut in the middle of the picture data
+        src.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     if kind == "gif_out":
         out = tmp_path / "out.gif"
     if kind == "same":
@@ -139,4 +163,4 @@ def test_bad_photos_are_one_line(kind, words, tmp_path):
         timeout=300,
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]

@@ -7,6 +7,7 @@ OpenCV reads and writes the pixels at their own depth (Pillow has no 16-bit RGB)
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,16 @@ def read(path: str | os.PathLike) -> Still:
         raise InputError(f"{path}: no such file")
     if Path(path).is_dir():
         raise InputError(f"{path}: is a directory, not an image")
-    data = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # keeps 16 bits and alpha; ignores the orientation
+    _check_complete(path)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its decoders' log lines: ours says it
+    try:
+        data = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # keeps 16 bits and alpha; ignores the orientation
+    except cv2.error as e:  # OpenCV refuses images of over 2^30 pixels by an assertion
+        reason = "over 2^30 pixels" if "MAX_IMAGE_PIXELS" in str(e) else str(e).strip().splitlines()[-1]
+        raise InputError(f"{path}: not a readable image ({reason})") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if data is None or data.size == 0:
         raise InputError(f"{path}: not a readable image ({Path(path).suffix or 'no extension'})")
     if data.dtype == np.float32 or data.dtype == np.float64:  # floating-point TIFF: 0 to 1
@@ -79,12 +89,31 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
+def _check_complete(path: str) -> None:
+    """OpenCV decodes a JPEG that ends early without a word, greying the rest: Pillow, which says so, reads it
+    first. What Pillow cannot read (16-bit RGB TIFF, a huge picture) is left to OpenCV."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                img.load()
+    except OSError as e:
+        if "truncated" in str(e):
+            raise InputError(f"{path}: truncated: the image data ends early") from None
+    except Exception:
+        pass
+
+
 def _orientation(path: str) -> int:
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            value = img.getexif().get(ORIENTATION, 1)
+        with warnings.catch_warnings():  # a damaged EXIF block: no orientation, and no warning
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                value = img.getexif().get(ORIENTATION, 1)
     except Exception:  # Pillow cannot open every file OpenCV can (16-bit RGB TIFF): no orientation then
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
