@@ -49,6 +49,9 @@ def per_stage(value: str | None, flag: str, stages: list[str]) -> dict[str, str]
             result.update({s: "lite" for s in stages if s not in result})
         elif flag == "--preset" and (stage_of := catalog.stage_of(item)):
             result[stage_of] = item
+        elif flag == "--preset":
+            valid = ", ".join(("lite", *(n for names in catalog.PRESETS.values() for n in names)))
+            raise DeeperFourError(f"--preset {item}: unknown preset; valid: {valid} (or STAGE=PRESET)")
         else:
             raise DeeperFourError(f"{flag} {item}: write it as STAGE=VALUE, e.g. {flag} colorize=…")
     return result

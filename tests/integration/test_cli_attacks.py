@@ -210,6 +210,9 @@ def test_summary_json_path_is_checked_before_the_work(summary, words, clip, tmp_
         (["--device", "cuda:7"], "cuda"),
         (["--stages", "colorize,colorize"], "listed twice"),
         (["--stages", "colorize,stabilize,stabilize"], "twice in a row"),
+        (["--preset", "nope"], "unknown preset; valid: lite, colorizer-lite"),
+        (["--encoder-preset", "superfast2"], "superfast2"),
+        (["--pix-fmt", "nosuch"], "nosuch"),
     ],
 )
 def test_bounds_and_choices_are_refused_in_one_line(args, words, clip, tmp_path):
@@ -219,6 +222,14 @@ def test_bounds_and_choices_are_refused_in_one_line(args, words, clip, tmp_path)
     assert_clean_failure(
         run_cli("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", *args), out_dir, words
     )
+
+
+def test_an_odd_size_for_a_4_2_0_encoding_is_named(clip, tmp_path):
+    src = clip("odd.mp4", size=(97, 63), pix_fmt="yuv444p")
+    out_dir = tmp_path / "outdir"
+    out_dir.mkdir()
+    r = run_cli("modernize", src, "-o", out_dir / "out.mp4", "--random-weights", "--pix-fmt", "yuv420p")
+    assert_clean_failure(r, out_dir, "not divisible by 2 (97x63)")
 
 
 def test_memory_is_checked_before_starting(clip, tmp_path):

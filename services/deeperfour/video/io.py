@@ -11,6 +11,7 @@ The ffmpeg that runs is chosen and checked in video/binary.py (imageio-ffmpeg's,
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from collections.abc import Generator
@@ -168,6 +169,7 @@ class Encoder:
         check_output(output)
         ext = self.output.suffix.lower()
         self.container = ext
+        explicit = pix_fmt is not None or preset != "medium"  # the user's own encoder settings: tried first
         codec = codec or CONTAINERS[ext][0]
         binary.ffmpeg().require_encoder(codec)
         if pix_fmt is None:  # 4:2:0 needs even sizes; keep odd sizes exact with 4:4:4 instead of padding
@@ -195,12 +197,24 @@ class Encoder:
         elif codec.startswith("libvpx"):
             args.update(crf=crf, **{"b:v": 0})
         self._args, self._pix_fmt = args, pix_fmt
+        if explicit:
+            self._check_settings()
         self.frames = resume_at * segments.SEGMENT_FRAMES  # frames received (earlier runs' included)
         self.written = sum(self._counts[: self.frames]) if self._counts else self.frames  # frames encoded
         self.segments_done = resume_at
         segments.remove_from(self._tmpdir, resume_at)
         self._proc: Any = None  # the ffmpeg encoding the current segment (subprocess.Popen)
         self._errors: list[bytes] = []
+
+    def _check_settings(self) -> None:
+        """Encode one black frame with these settings to nowhere: an unknown preset or pixel format, or an odd size
+        for 4:2:0, is one line now rather than after the first frames."""
+        black = ffmpeg.input(f"color=black:s={self.info.width}x{self.info.height}", format="lavfi", t=0.04)
+        try:
+            _run(output_filters(black, self.info, self._pix_fmt).output("-", format="null", **self._args))
+        except ffmpeg.Error as e:
+            reason = _first_cause(e.stderr.decode(errors="replace"))
+            raise OutputError(f"{self.output}: the encoder refuses these settings: {reason}") from None
 
     def _start_segment(self) -> None:
         rate = f"{self.rate.numerator}/{self.rate.denominator}"
@@ -321,7 +335,7 @@ class Encoder:
             segments.remove_from(self._tmpdir, self.segments_done)
 
     def _stderr(self, proc) -> str:
-        return _last_line(b"".join(self._errors).decode(errors="replace")) or f"exit code {proc.returncode}"
+        return _first_cause(b"".join(self._errors).decode(errors="replace")) or f"exit code {proc.returncode}"
 
     def _mux(self, video_file: str, final: str) -> None:
         """Copy every audio and subtitle stream unchanged; re-encode only what the container cannot hold, and say so.
@@ -390,6 +404,13 @@ def _run(stream) -> None:
     stream.global_args("-nostdin", "-v", "error").overwrite_output().run(
         cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True
     )
+
+
+def _first_cause(text: str) -> str:
+    """An encoder's first error line, where it names the cause (an invalid preset, an odd width for 4:2:0), without
+    ffmpeg's "[component @ 0x...]" prefixes; the lines after it only say that the run ended."""
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", ln.strip()) for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
 
 
 def _last_line(text: str) -> str:
