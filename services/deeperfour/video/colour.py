@@ -68,7 +68,7 @@ def _samples(info: VideoInfo) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     try:
         with av.open(info.path) as c:
-            stream = c.streams[info.stream]
+            stream = next(s for s in c.streams.video if s.index == info.stream)
             tb = stream.time_base
             start = stream.start_time or 0
             for k in range(SAMPLES):
