@@ -52,7 +52,6 @@ def frame_edges(
     return rgb
 
 
-PANCHROMATIC = (0.299, 0.587, 0.114)  # BT.601 luma: the grey that the pipeline computes from a frame
 ORTHOCHROMATIC = (0.0, 0.4, 0.6)  # blind to red (stocks before about 1925): blue skies white, red lips dark
 
 
@@ -62,9 +61,9 @@ def film_stock(rgb: torch.Tensor, rng: np.random.Generator, p: float = 0.0) -> t
     if p <= 0:
         return luma(rgb)
     B = rgb.shape[0]
-    t = torch.from_numpy(rng.uniform(0, 1, B) * (rng.random(B) < p)).float().view(B, 1)
-    w = (1 - t) * torch.tensor(PANCHROMATIC) + t * torch.tensor(ORTHOCHROMATIC)
-    return (rgb * w.view(B, 3, 1, 1)).sum(1, keepdim=True)
+    t = torch.from_numpy(rng.uniform(0, 1, B) * (rng.random(B) < p)).float().view(B, 1, 1, 1)
+    ortho = (rgb * torch.tensor(ORTHOCHROMATIC).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    return (1 - t) * luma(rgb) + t * ortho
 
 
 def old_film(grey: torch.Tensor, rng: np.random.Generator, strength: float = 1.0) -> torch.Tensor:

@@ -30,7 +30,7 @@ class FrameTimes:
         return len(self.seconds)
 
 
-def presentation_times(path: str, index: int = 0) -> tuple[FrameTimes, Fraction]:
+def presentation_times(path: str, index: int) -> tuple[FrameTimes, Fraction]:
     """Every frame's time from the first one, in display order, to the end of the last one; and the first frame's
     own timestamp in seconds, of stream `index` (VideoInfo.stream). Frames are counted as video/probe.py counts them:
     packets at or after the stream's start time."""
@@ -51,7 +51,7 @@ def presentation_times(path: str, index: int = 0) -> tuple[FrameTimes, Fraction]
     return FrameTimes(seconds, duration, tb), first * tb
 
 
-def frame_times(path: str, fps: Fraction, index: int = 0) -> FrameTimes | None:
+def frame_times(path: str, fps: Fraction, index: int) -> FrameTimes | None:
     """The source's frame times when they stray from the constant rate `fps` by more than a quarter of a frame
     anywhere (a variable frame rate, or frames missing from a constant one); None when the rate is constant."""
     times, _ = presentation_times(path, index)
